@@ -1,0 +1,1 @@
+"""The built-in model families, one module each, registered through the ``dmzbench.models`` entry points."""

@@ -1,0 +1,188 @@
+"""DMZ: a diffusion autoencoder with a binary Bernoulli latent (arXiv 2506.00136; official code exlab-research/dmz).
+
+Reading top to bottom: the Bernoulli encoder, the denoiser (diffusers' UNet2DConditionModel with z as ONE cross-attention
+token), the training loss, the adapter (encode / reconstruct / generate), the presets and the family class.
+
+From the paper and official code:
+- encoder: stride-2 Conv3x3 -> BatchNorm -> LeakyReLU per width ([32, 64, 128, 256] at 32 px), Linear to 2d logits,
+  reshaped (B, d, 2); Gumbel-softmax with tau = 1, soft in training; flattened one-hot pairs (B, 2d) condition the UNet;
+- UNet: z enters as encoder_hidden_states = z[:, None, :] (cross_attention_dim = 2d), time scale-shift, learned-range
+  variance (out_channels = 2C); ``attention_head_dim`` is, in this diffusers class, the NUMBER of heads (diffusers #2011);
+- loss: I-DDPM hybrid (eps-MSE + vb rescaled by T/1000), cosine schedule, T = 1000, loss-second-moment importance
+  sampling of t, DDPM-IP input perturbation (the noise fed to q_sample is eps + gamma * n, the target stays eps);
+  AdamW lr 1e-4, wd 0, EMA 0.9999; no prior or KL term on z;
+- generation: z ~ Bernoulli(0.5)^d as one-hot pairs, then ancestral sampling respaced to T steps.
+
+Toolkit choices (the paper is silent or the CPU needs them):
+- ``encode`` returns the per-bit probabilities p(bit = 1) = softmax(logits)[..., 1]: deterministic, what probes use;
+- ``reconstruct`` draws the hard code with a Bernoulli(p) sample from the caller's generator (the same distribution as the
+  hard Gumbel-softmax sample of the official eval, but reproducible under a seed);
+- the importance sampler updates its loss history once per step on the host;
+- EMA uses the warm-up min(decay, (1+n)/(10+n)); the smoke/small presets use a shorter EMA (0.995 / 0.999) because they
+  train for hundreds, not hundreds of thousands, of steps;
+- ``init`` has the ``smoke`` architecture; its encoder (the part a probe sees) is the same in init, smoke and small;
+- gradient clipping at 1.0 (guided-diffusion has none in fp32; it keeps CPU smoke runs stable).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from diffusers import UNet2DConditionModel
+from torch import Tensor, nn
+
+from dmzbench.api import Baseline, DataSpec, ModelInfo, TrainStage
+from dmzbench.diffusion import GaussianDiffusion, named_betas
+from dmzbench.diffusion.sampling import ancestral_sample
+from dmzbench.diffusion.timesteps import LossSecondMomentSampler
+
+NUM_TIMESTEPS = 1000
+
+
+class BernoulliEncoder(nn.Module):
+    def __init__(self, image_size: int, in_channels: int, widths: list[int], bits: int, tau: float = 1.0):
+        super().__init__()
+        layers, c = [], in_channels
+        for w in widths:
+            layers += [nn.Conv2d(c, w, 3, stride=2, padding=1), nn.BatchNorm2d(w), nn.LeakyReLU()]
+            c = w
+        self.layers = nn.Sequential(*layers)
+        side = image_size // 2 ** len(widths)
+        self.proj = nn.Linear(c * side * side, 2 * bits)
+        self.bits, self.tau = bits, tau
+
+    def logits(self, x: Tensor) -> Tensor:
+        """(B, d, 2): the two-way logits of each bit (index 1 = bit on)."""
+        return self.proj(self.layers(x).flatten(1)).view(len(x), self.bits, 2)
+
+    def relaxed_code(self, x: Tensor) -> Tensor:
+        """Training-time code: soft Gumbel-softmax one-hot pairs, flattened to (B, 2d)."""
+        return F.gumbel_softmax(self.logits(x).float(), tau=self.tau, hard=False, dim=-1).flatten(1)
+
+    def bit_probabilities(self, x: Tensor) -> Tensor:
+        return self.logits(x).float().softmax(-1)[..., 1]
+
+
+def one_hot_pairs(bits: Tensor) -> Tensor:
+    """(B, d) of 0/1 -> (B, 2d) one-hot pairs [1-b, b], the code the UNet was trained on."""
+    return torch.stack([1 - bits, bits], dim=-1).flatten(1)
+
+
+def build_unet(cfg: dict[str, Any], spec: DataSpec) -> UNet2DConditionModel:
+    widths = [cfg["channels"] * m for m in cfg["channel_mult"]]
+    attn = cfg["cross_attention_levels"]
+    down = ["CrossAttnDownBlock2D" if i in attn else "DownBlock2D" for i in range(len(widths))]
+    return UNet2DConditionModel(
+        sample_size=spec.image_size,
+        in_channels=spec.channels,
+        out_channels=2 * spec.channels,  # eps and the learned-range variance interpolation
+        layers_per_block=cfg["layers_per_block"],
+        block_out_channels=tuple(widths),
+        down_block_types=tuple(down),
+        up_block_types=tuple(b.replace("Down", "Up") for b in reversed(down)),
+        mid_block_type="UNetMidBlock2DCrossAttn",
+        attention_head_dim=cfg["heads"],
+        dropout=cfg["dropout"],
+        resnet_time_scale_shift="scale_shift",
+        cross_attention_dim=2 * cfg["bits"],
+        norm_num_groups=min(32, cfg["channels"]),
+    )
+
+
+class DMZModel(nn.Module):
+    def __init__(self, cfg: dict[str, Any], spec: DataSpec):
+        super().__init__()
+        self.cfg, self.spec = cfg, spec
+        widths = cfg["encoder_widths"] or ([32, 64, 128, 256] if spec.image_size == 32 else [32, 64, 128, 256, 512])
+        self.encoder = BernoulliEncoder(spec.image_size, spec.channels, widths, cfg["bits"])
+        self.unet = build_unet(cfg, spec)
+        self.timestep_sampler = LossSecondMomentSampler(NUM_TIMESTEPS)
+        self.diffusion = GaussianDiffusion(named_betas("cosine", NUM_TIMESTEPS))
+
+    def denoise(self, x_t: Tensor, t: Tensor, code: Tensor) -> Tensor:
+        return self.unet(x_t, t, encoder_hidden_states=code[:, None, :].to(x_t.dtype)).sample
+
+    def training_loss(self, x0: Tensor, _labels: Tensor) -> Tensor:
+        code = self.encoder.relaxed_code(x0)
+        t, weights = self.timestep_sampler.sample(len(x0), x0.device)
+        noise = torch.randn_like(x0)
+        perturbed = noise + self.cfg["input_perturbation"] * torch.randn_like(x0)
+        x_t = self.diffusion.q_sample(x0, t, perturbed)
+        terms = self.diffusion.hybrid_loss(self.denoise(x_t, t, code).float(), x0, x_t, t, noise)
+        self.timestep_sampler.update(t, terms["loss"])
+        return (terms["loss"] * weights).mean()
+
+
+class DMZAdapter:
+    def __init__(self, model: DMZModel, preset: str):
+        self.model = model
+        spec, bits = model.spec, model.cfg["bits"]
+        self.info = ModelInfo(
+            name="dmz", family="dmz", preset=preset, image_size=spec.image_size, channels=spec.channels,
+            latent_shape=(bits,), latent_kind="binary", sampler="ancestral (I-DDPM learned variance, respaced)",
+        )
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @torch.no_grad()
+    def encode(self, x: Tensor) -> Tensor:
+        return self.model.encoder.bit_probabilities(x.to(self.device))
+
+    def decode(self, code: Tensor, steps: int, generator: torch.Generator | None) -> Tensor:
+        shape = (len(code), self.info.channels, self.info.image_size, self.info.image_size)
+        code = code.to(self.device)
+        return ancestral_sample(
+            lambda x, t: self.model.denoise(x, t, code), self.model.diffusion, shape, steps,
+            learned_variance=True, generator=generator, device=self.device,
+        )
+
+    @torch.no_grad()
+    def reconstruct(self, x: Tensor, *, steps: int, generator: torch.Generator | None = None) -> Tensor:
+        p = self.encode(x).cpu()
+        bits = torch.bernoulli(p, generator=generator)
+        return self.decode(one_hot_pairs(bits), steps, generator)
+
+    @torch.no_grad()
+    def generate(self, n: int, *, steps: int, generator: torch.Generator | None = None) -> Tensor:
+        bits = torch.bernoulli(torch.full((n, self.model.cfg["bits"]), 0.5), generator=generator)
+        return self.decode(one_hot_pairs(bits), steps, generator)
+
+
+_PAPER = dict(  # official 32 px configuration (CIFAR-10): 68.6M UNet parameters
+    bits=16, encoder_widths=None, channels=128, channel_mult=(1, 2, 2, 2), layers_per_block=3,
+    cross_attention_levels=(1, 2), heads=32, dropout=0.3, input_perturbation=0.15,
+    steps=500_000, batch_size=128, lr=1e-4, ema=0.9999,
+)
+_SMOKE = dict(
+    _PAPER, channels=32, channel_mult=(1, 2, 2), layers_per_block=1, cross_attention_levels=(1, 2), heads=4,
+    dropout=0.0, steps=300, batch_size=32, ema=0.995,
+)
+
+
+class DMZ(Baseline):
+    name = "dmz"
+    family = "dmz"
+    presets = {
+        "init": dict(_SMOKE, steps=0),
+        "smoke": _SMOKE,
+        "small": dict(_PAPER, channels=64, channel_mult=(1, 2, 2), layers_per_block=2, heads=4, dropout=0.1,
+                      steps=1500, batch_size=128, lr=2e-4, ema=0.999),
+        "cifar10-paper": _PAPER,
+    }
+
+    def build(self, preset: str, spec: DataSpec) -> DMZModel:
+        return DMZModel(self.preset_config(preset), spec)
+
+    def stages(self, model: DMZModel, preset: str, spec: DataSpec) -> list[TrainStage]:
+        cfg = self.preset_config(preset)
+        if cfg["steps"] == 0:
+            return []
+        return [TrainStage(name="dmz", module=model, loss=model.training_loss, steps=cfg["steps"],
+                           batch_size=cfg["batch_size"], lr=cfg["lr"], ema_decay=cfg["ema"])]
+
+    def adapter(self, model: DMZModel, preset: str, spec: DataSpec) -> DMZAdapter:
+        return DMZAdapter(model, preset)

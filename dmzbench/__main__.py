@@ -1,0 +1,3 @@
+from dmzbench.cli import main
+
+main()

@@ -1,0 +1,178 @@
+"""The public seams of dmzbench: what a model, a model family, a data set and a task must provide.
+
+Everything a third-party package needs to add a model or a task is in this module. Images crossing these seams are float
+tensors in [-1, 1] of shape (B, C, H, W).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+
+import torch
+from torch import Tensor, nn
+
+LatentKind = Literal["binary", "continuous", "none"]
+
+
+class CapabilityMissing(NotImplementedError):
+    """Raised by an adapter method the model cannot do (e.g. ``generate`` on the ``pixels`` reference)."""
+
+
+# ----------------------------------------------------------------------------------------------------------------- data
+@dataclass(frozen=True)
+class DataSpec:
+    """What a model is built for: the shape of the images of one data set."""
+
+    name: str
+    image_size: int
+    channels: int
+    num_classes: int
+
+
+@dataclass(frozen=True)
+class ImageData:
+    """A whole data set in memory: uint8 images (N, C, H, W) and integer labels, split into train and test."""
+
+    spec: DataSpec
+    train_images: Tensor
+    train_labels: Tensor
+    test_images: Tensor
+    test_labels: Tensor
+    source: str  # where the files were found, for the result record
+
+    def split(self, name: Literal["train", "test"]) -> tuple[Tensor, Tensor]:
+        return (self.train_images, self.train_labels) if name == "train" else (self.test_images, self.test_labels)
+
+    @property
+    def split_sizes(self) -> dict[str, int]:
+        return {"train": len(self.train_images), "test": len(self.test_images)}
+
+
+def to_model_range(images_uint8: Tensor) -> Tensor:
+    """uint8 [0, 255] -> float [-1, 1], the range every adapter takes."""
+    return images_uint8.float().div(127.5).sub(1.0)
+
+
+class DatasetSource(Protocol):
+    """Registered under the ``dmzbench.datasets`` entry-point group."""
+
+    name: ClassVar[str]
+    spec: ClassVar[DataSpec]
+
+    def load(self, data_root: Path | None) -> ImageData: ...
+
+
+# ---------------------------------------------------------------------------------------------------------------- model
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    family: str
+    preset: str
+    image_size: int
+    channels: int
+    latent_shape: tuple[int, ...]
+    latent_kind: LatentKind
+    can_reconstruct: bool = True
+    can_generate: bool = True
+    sampler: str = ""  # the native sampler, e.g. "ancestral (I-DDPM respaced)"; recorded with every generation number
+
+
+@runtime_checkable
+class ModelAdapter(Protocol):
+    """A trained (or untrained, for ``init``) model seen through the one interface every task uses."""
+
+    info: ModelInfo
+
+    def encode(self, x: Tensor) -> Tensor:
+        """(B, C, H, W) in [-1, 1] -> (B, D) features for probes. Deterministic."""
+        ...
+
+    def reconstruct(self, x: Tensor, *, steps: int, generator: torch.Generator | None = None) -> Tensor:
+        """Encode then decode with ``steps`` sampling steps; returns images in [-1, 1]."""
+        ...
+
+    def generate(self, n: int, *, steps: int, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` unconditional samples in [-1, 1] with ``steps`` sampling steps."""
+        ...
+
+
+# --------------------------------------------------------------------------------------------------------------- family
+@dataclass
+class TrainStage:
+    """One optimisation stage of a model family (DMZ has one; DiffAE has the autoencoder then the latent DDIM).
+
+    ``loss(images, labels)`` returns the scalar training loss of one batch; the trainer owns the loop, the optimiser
+    (AdamW), EMA, clipping, precision, seeding and checkpoints.
+    """
+
+    name: str
+    module: nn.Module  # whose parameters this stage trains
+    loss: Callable[[Tensor, Tensor], Tensor]
+    steps: int
+    batch_size: int
+    lr: float
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    ema_decay: float = 0.9999
+    grad_clip: float | None = 1.0
+    after_step: Callable[[int], None] | None = None  # e.g. importance-sampler bookkeeping
+
+
+class Baseline(ABC):
+    """A model family: its presets and how to build, train and wrap one model.
+
+    Registered under the ``dmzbench.models`` entry-point group. Saving and loading is done by the core from
+    ``build(preset, spec)`` + ``state_dict``, so a family only needs these four methods.
+    """
+
+    name: ClassVar[str]
+    family: ClassVar[str]
+    presets: ClassVar[Mapping[str, Mapping[str, Any]]]
+    default_preset: ClassVar[str] = "smoke"
+    default_dataset: ClassVar[str] = "fashion-mnist"
+    trainable: ClassVar[bool] = True
+
+    @abstractmethod
+    def build(self, preset: str, spec: DataSpec) -> nn.Module:
+        """The model at its seeded initialisation (the caller seeds torch)."""
+
+    @abstractmethod
+    def stages(self, model: nn.Module, preset: str, spec: DataSpec) -> list[TrainStage]:
+        """The training stages of ``preset``, in order (empty for ``init``)."""
+
+    @abstractmethod
+    def adapter(self, model: nn.Module, preset: str, spec: DataSpec) -> ModelAdapter:
+        """Wrap a built (and possibly trained) model for the tasks."""
+
+    def preset_config(self, preset: str) -> dict[str, Any]:
+        return dict(self.presets[preset])
+
+
+# ----------------------------------------------------------------------------------------------------------------- task
+@dataclass
+class TaskContext:
+    """What the runner hands a task besides the adapter and the data."""
+
+    device: torch.device
+    seed: int
+    output_dir: Path  # for PNG grids and other artefacts beside the result
+    cached_features: Callable[[str], Tensor]  # split name -> (N, D) features of that split, cached on disk
+    log: Callable[[str], None] = print
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Task(Protocol):
+    """Registered under the ``dmzbench.tasks`` entry-point group."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    Config: ClassVar[type]  # a dataclass with defaults; ``-o key=value`` sets its fields
+    default_dataset: ClassVar[str]
+    requires: ClassVar[frozenset[str]]  # adapter capabilities: "encode", "reconstruct", "generate"
+
+    def run(self, adapter: ModelAdapter, data: ImageData, config: Any, ctx: TaskContext) -> dict[str, float]: ...

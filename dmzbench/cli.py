@@ -1,0 +1,156 @@
+"""The ``dmzbench`` command: ls, train, run, leaderboard.
+
+User mistakes end in one line ``error: ...`` and exit code 2 (usage) or 1 (runtime); ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dmzbench import __version__, registry
+from dmzbench.errors import DmzbenchError, UsageError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Train diffusion autoencoders and score them side by side.\n\nExample: dmzbench run --model dmz --task probe",
+)
+out = Console()
+err = Console(stderr=True)
+
+Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")]
+Seed = Annotated[int, typer.Option(help="Seed of training and evaluation.")]
+DataRoot = Annotated[Optional[str], typer.Option("--data-root", help="Folder with data sets (else $DMZBENCH_DATA).")]
+
+
+@app.command("ls")
+def ls(what: Annotated[str, typer.Argument(help="models, tasks, datasets or all")] = "all") -> None:
+    """List what is registered (through entry points): models with their presets, tasks, data sets."""
+    kinds = {"models": "model", "tasks": "task", "datasets": "dataset"}
+    if what != "all" and what not in kinds:
+        raise UsageError(f"cannot list '{what}'; use one of: models, tasks, datasets, all")
+    for plural, kind in kinds.items():
+        if what not in ("all", plural):
+            continue
+        table = Table(title=plural, title_justify="left")
+        for col in ("name", "details", "from"):
+            table.add_column(col)
+        for name in registry.names(kind):
+            obj = registry.get(kind, name)
+            if kind == "model":
+                details = f"presets: {', '.join(obj.presets)} (default {obj.default_preset})"
+            elif kind == "task":
+                details = f"v{obj.version}; default data set {obj.default_dataset}; needs {', '.join(sorted(obj.requires))}"
+            else:
+                s = obj.spec
+                details = f"{s.channels}x{s.image_size}x{s.image_size}, {s.num_classes} classes"
+            table.add_row(name, details, registry.source(kind, name))
+        out.print(table)
+
+
+@app.command()
+def train(
+    model: Annotated[str, typer.Option(help="Model name (see 'dmzbench ls models').")],
+    dataset: Annotated[str, typer.Option(help="Data set name.")] = "fashion-mnist",
+    preset: Annotated[Optional[str], typer.Option(help="Preset; default: the model's (smoke).")] = None,
+    seed: Seed = 0,
+    device: Device = "auto",
+    data_root: DataRoot = None,
+) -> None:
+    """Train (or resume, or just load) a model and print where its checkpoint is."""
+    from dmzbench import runner, runs
+    from dmzbench.train import train_summary
+
+    if dataset not in registry.names("dataset"):
+        from dmzbench.errors import did_you_mean
+
+        raise did_you_mean("dataset", dataset, registry.names("dataset"))
+    _check_seed(seed)
+    baseline = runner.get_baseline(model)
+    loaded = runner.obtain_model(model, preset or baseline.default_preset, dataset, seed, runs.resolve_device(device),
+                                 data_root=data_root)
+    out.print(json.dumps({"checkpoint": str(loaded.checkpoint), "sha256": loaded.checkpoint_sha256,
+                          "train": train_summary(loaded.summaries)}, indent=2))
+
+
+@app.command()
+def run(
+    model: Annotated[str, typer.Option(help="Model name (see 'dmzbench ls models').")],
+    task: Annotated[str, typer.Option(help="Task name (see 'dmzbench ls tasks').")],
+    dataset: Annotated[Optional[str], typer.Option(help="Data set; default: the task's.")] = None,
+    preset: Annotated[Optional[str], typer.Option(help="Preset; default: the model's (smoke).")] = None,
+    seed: Seed = 0,
+    option: Annotated[Optional[list[str]], typer.Option("-o", "--option", help="Task config field, KEY=VALUE.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result record as JSON on stdout.")] = False,
+    results: Annotated[Path, typer.Option(help="Where result records go.")] = Path("results"),
+    device: Device = "auto",
+    data_root: DataRoot = None,
+) -> None:
+    """Train the model if needed, run the task, write a result record, print it.
+
+    Example: dmzbench run --model pixels --task probe -o protocol=split --json
+    """
+    from dmzbench import runner, runs
+
+    _check_seed(seed)
+    record = runner.run_task(model, task, dataset=dataset, preset=preset, seed=seed, overrides=option or [],
+                             device=runs.resolve_device(device), results_dir=results, data_root=data_root)
+    if as_json:
+        print(json.dumps(record.to_dict(), indent=2))
+        return
+    table = Table(title=f"{task} · {model}/{record.model['preset']} · {record.dataset['name']} · seed {seed}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in record.metrics.items():
+        table.add_row(key, f"{value:.4f}")
+    out.print(table)
+    err.print(f"record written to {results / record.filename()}")
+
+
+@app.command()
+def leaderboard(
+    results: Annotated[Path, typer.Option(help="Folder of result records.")] = Path("results"),
+    out_dir: Annotated[Path, typer.Option("--out", help="Where the tables go.")] = Path("leaderboards/local"),
+) -> None:
+    """Build Markdown and CSV leaderboards from result records."""
+    from dmzbench import leaderboard as lb
+
+    for path in lb.write(results, out_dir):
+        out.print(f"wrote {path}")
+
+
+@app.callback(invoke_without_command=True)
+def _root(version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False) -> None:
+    if version:
+        out.print(f"dmzbench {__version__}")
+        raise typer.Exit()
+
+
+def _check_seed(seed: int) -> None:
+    if seed < 0:
+        raise UsageError(f"--seed must be >= 0, got {seed}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    if debug:
+        args.remove("--debug")
+    try:
+        app(args=args, prog_name="dmzbench")
+    except DmzbenchError as exc:
+        if debug:
+            raise
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted; checkpoints written so far are kept, run the same command to resume")
+        sys.exit(130)

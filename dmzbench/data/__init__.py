@@ -1,0 +1,41 @@
+"""Data sets: found through the ``dmzbench.datasets`` entry points and loaded whole into memory as uint8 tensors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dmzbench import registry
+from dmzbench.api import DataSpec, ImageData
+from dmzbench.errors import UsageError
+
+
+def data_root(explicit: str | os.PathLike | None = None) -> Path | None:
+    """``--data-root`` if given, else ``$DMZBENCH_DATA``, else None (sources then try their other places)."""
+    root = explicit or os.environ.get("DMZBENCH_DATA")
+    if not root:
+        return None
+    path = Path(root).expanduser()
+    if not path.is_dir():
+        where = "--data-root" if explicit else "DMZBENCH_DATA"
+        raise UsageError(f"data root {path} (from {where}) is not a directory; create it or point {where} elsewhere")
+    return path
+
+
+def get_source(name: str):
+    return registry.get("dataset", name)()
+
+
+def spec_of(name: str) -> DataSpec:
+    return registry.get("dataset", name).spec
+
+
+def load(name: str, root: str | os.PathLike | None = None) -> ImageData:
+    return get_source(name).load(data_root(root))
+
+
+def download_root() -> Path:
+    """Where torchvision downloads go when the machine is online."""
+    from dmzbench.runs import home
+
+    return data_root() or home() / "data"

@@ -1,0 +1,104 @@
+"""Fashion-MNIST: 60k train / 10k test grey 28x28 images, zero-padded to 32x32.
+
+Looked up, in order: the data root (``--data-root`` / ``$DMZBENCH_DATA``), the Debian package ``dataset-fashion-mnist``,
+then a torchvision download when the machine is online.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from dmzbench.api import DataSpec, ImageData
+from dmzbench.errors import DmzbenchError
+
+FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+# Layouts seen in the wild under a data root: flat, ./fashion-mnist/, and torchvision's ./FashionMNIST/raw/.
+SUBDIRS = ("", "fashion-mnist", "FashionMNIST/raw")
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (optionally .gz): the format of (Fashion-)MNIST."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise DmzbenchError(f"{path} is not an IDX file of unsigned bytes; delete it and fetch the data again")
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(dims)):
+        raise DmzbenchError(f"{path} is truncated ({data.size} of {int(np.prod(dims))} bytes); fetch it again")
+    return data.reshape(dims)
+
+
+def _find(directory: Path) -> dict[str, Path] | None:
+    found = {}
+    for key, stem in FILES.items():
+        for candidate in (directory / f"{stem}.gz", directory / stem):
+            if candidate.is_file():
+                found[key] = candidate
+                break
+        else:
+            return None
+    return found
+
+
+class FashionMNIST:
+    name = "fashion-mnist"
+    spec = DataSpec(name="fashion-mnist", image_size=32, channels=1, num_classes=10)
+
+    def locate(self, root: Path | None) -> dict[str, Path] | None:
+        places = [root / sub for sub in SUBDIRS] if root is not None else []
+        for place in places + [DEBIAN_DIR]:
+            files = _find(place)
+            if files:
+                return files
+        return None
+
+    def load(self, root: Path | None) -> ImageData:
+        files = self.locate(root) or self._download()
+        arrays = {key: read_idx(path) for key, path in files.items()}
+
+        def images(a: np.ndarray) -> torch.Tensor:
+            return F.pad(torch.from_numpy(a.copy())[:, None], (2, 2, 2, 2), value=0)  # black border, 28 -> 32
+
+        return ImageData(
+            spec=self.spec,
+            train_images=images(arrays["train_images"]),
+            train_labels=torch.from_numpy(arrays["train_labels"].astype(np.int64)),
+            test_images=images(arrays["test_images"]),
+            test_labels=torch.from_numpy(arrays["test_labels"].astype(np.int64)),
+            source=str(files["train_images"].parent),
+        )
+
+    def _download(self) -> dict[str, Path]:
+        from dmzbench.data import download_root
+
+        target = download_root()
+        try:
+            from torchvision.datasets import FashionMNIST as TV
+
+            TV(str(target), train=True, download=True)
+            TV(str(target), train=False, download=True)
+        except Exception as exc:  # offline, proxy, disk: all end in the same advice
+            raise DmzbenchError(
+                "Fashion-MNIST not found. Fix it one of three ways: point --data-root or DMZBENCH_DATA at a folder "
+                "holding the four IDX files (train-images-idx3-ubyte.gz, ...); or install the Debian package "
+                "(sudo apt-get install dataset-fashion-mnist); or go online so torchvision can download it "
+                f"(tried into {target}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+            ) from None
+        files = _find(target / "FashionMNIST" / "raw")
+        if files is None:
+            raise DmzbenchError(f"torchvision's download into {target} left no IDX files; delete it and retry")
+        return files

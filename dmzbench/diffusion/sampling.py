@@ -1,0 +1,110 @@
+"""Samplers for any number of steps: respaced ancestral sampling (I-DDPM) and deterministic DDIM (eta = 0).
+
+``denoise(x_t, t_model)`` is the network: it takes the ORIGINAL timestep and returns eps (and, with learned variance,
+the variance interpolation v stacked on the channel axis). Noise comes from ``generator`` on the CPU so that a seed gives
+the same images on any device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from dmzbench.diffusion.gaussian import GaussianDiffusion, _extract
+from dmzbench.diffusion.schedules import space_timesteps
+
+Denoiser = Callable[[Tensor, Tensor], Tensor]
+
+
+def randn(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device) -> Tensor:
+    return torch.randn(shape, generator=generator, dtype=torch.float32).to(device)
+
+
+@torch.no_grad()
+def ancestral_sample(
+    denoise: Denoiser,
+    base: GaussianDiffusion,
+    shape: tuple[int, ...],
+    steps: int,
+    *,
+    learned_variance: bool,
+    generator: torch.Generator | None = None,
+    device: torch.device | str = "cpu",
+    x_T: Tensor | None = None,
+) -> Tensor:
+    """Ancestral sampling of p(x_{t-1}|x_t) on the process respaced to ``steps`` steps; x0 predictions clipped to [-1, 1]."""
+    device = torch.device(device)
+    process = base.respaced(space_timesteps(base.num_steps, steps))
+    x = x_T.to(device) if x_T is not None else randn(shape, generator, device)
+    for i in reversed(range(process.num_steps)):
+        t = torch.full((shape[0],), i, device=device, dtype=torch.long)
+        out = process.p_mean_variance(
+            denoise(x, process.model_timesteps(t)).float(), x, t, learned_variance=learned_variance, clip_x0=True
+        )
+        x = out["mean"]
+        if i > 0:
+            x = x + torch.exp(0.5 * out["log_variance"]) * randn(shape, generator, device)
+    return x.clamp(-1, 1)
+
+
+def _ddim_coefficients(process: GaussianDiffusion, t: Tensor, ndim: int) -> tuple[Tensor, Tensor]:
+    abar_prev = np.append(1.0, process.alphas_cumprod[:-1])
+    return _extract(abar_prev, t, ndim), _extract(process.alphas_cumprod, t, ndim)
+
+
+@torch.no_grad()
+def ddim_sample(
+    denoise: Denoiser,
+    base: GaussianDiffusion,
+    shape: tuple[int, ...],
+    steps: int,
+    *,
+    learned_variance: bool = False,
+    generator: torch.Generator | None = None,
+    device: torch.device | str = "cpu",
+    x_T: Tensor | None = None,
+    clip_x0: bool = True,
+) -> Tensor:
+    """DDIM with eta = 0 on ``steps`` evenly spaced timesteps: x_{t-1} = sqrt(abar_prev) x0 + sqrt(1-abar_prev) eps."""
+    device = torch.device(device)
+    process = base.respaced(space_timesteps(base.num_steps, steps))
+    x = x_T.to(device) if x_T is not None else randn(shape, generator, device)
+    for i in reversed(range(process.num_steps)):
+        t = torch.full((shape[0],), i, device=device, dtype=torch.long)
+        out = denoise(x, process.model_timesteps(t)).float()
+        eps = out.chunk(2, dim=1)[0] if learned_variance else out
+        x0 = process.predict_x0(x, t, eps)
+        if clip_x0:
+            x0 = x0.clamp(-1, 1)
+            eps = process.predict_eps(x, t, x0)
+        abar_prev, _ = _ddim_coefficients(process, t, x.ndim)
+        x = abar_prev.sqrt() * x0 + (1 - abar_prev).sqrt() * eps
+    return x.clamp(-1, 1) if clip_x0 else x
+
+
+@torch.no_grad()
+def ddim_invert(
+    denoise: Denoiser,
+    base: GaussianDiffusion,
+    x0: Tensor,
+    steps: int,
+    *,
+    learned_variance: bool = False,
+) -> Tensor:
+    """Run DDIM backwards (x_0 -> x_T): the "inferred x_T" of DiffAE/PDAE, from which DDIM nearly reproduces x0.
+
+    Step i inverts the sampler's step i -> i-1, evaluating eps at (x_{i-1}, t_i) since x_i is not yet known.
+    """
+    process = base.respaced(space_timesteps(base.num_steps, steps))
+    x = x0
+    for i in range(process.num_steps):
+        t = torch.full((x.shape[0],), i, device=x.device, dtype=torch.long)
+        out = denoise(x, process.model_timesteps(t)).float()
+        eps = out.chunk(2, dim=1)[0] if learned_variance else out
+        abar_prev, abar = _ddim_coefficients(process, t, x.ndim)
+        pred_x0 = (x - (1 - abar_prev).sqrt() * eps) / abar_prev.sqrt()
+        x = abar.sqrt() * pred_x0 + (1 - abar).sqrt() * eps
+    return x

@@ -1,0 +1,75 @@
+"""Finds models, tasks and data sets through entry points: the built-ins are found exactly as a plugin's are.
+
+The core never imports ``baselines`` or ``tasks``; ``pyproject.toml`` declares them under the groups below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.metadata import entry_points
+from typing import Any
+
+from dmzbench.errors import DmzbenchError, did_you_mean
+
+GROUPS = {"model": "dmzbench.models", "task": "dmzbench.tasks", "dataset": "dmzbench.datasets"}
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    target: str  # "module:attr"
+    source: str  # the distribution that declared it, or the file it was imported from
+
+    def load(self) -> Any:
+        module, _, attr = self.target.partition(":")
+        obj = __import__(module, fromlist=[attr])
+        return getattr(obj, attr)
+
+
+_local: dict[str, dict[str, tuple[Any, str]]] = {kind: {} for kind in GROUPS}
+
+
+@lru_cache(maxsize=None)
+def _entries(kind: str) -> dict[str, Entry]:
+    found: dict[str, Entry] = {}
+    for ep in entry_points(group=GROUPS[kind]):
+        source = ep.dist.name if ep.dist is not None else "unknown distribution"
+        entry = Entry(ep.name, ep.value, source)
+        old = found.get(ep.name)
+        if old is not None and old.target != entry.target:
+            raise DmzbenchError(
+                f"{kind} '{ep.name}' is registered twice: by {old.source} ({old.target}) and by {source} "
+                f"({ep.value}); uninstall one or rename its entry point"
+            )
+        found[ep.name] = entry
+    return found
+
+
+def names(kind: str) -> list[str]:
+    return sorted(set(_entries(kind)) | set(_local[kind]))
+
+
+def register(kind: str, name: str, obj: Any, source: str) -> None:
+    """Register an object by hand (``dmzbench --import file.py`` uses this); a clash names both sources."""
+    if name in _entries(kind):
+        raise DmzbenchError(
+            f"{kind} '{name}' from {source} clashes with the one registered by {_entries(kind)[name].source}; rename it"
+        )
+    if name in _local[kind] and _local[kind][name][0] is not obj:
+        raise DmzbenchError(f"{kind} '{name}' from {source} clashes with the one from {_local[kind][name][1]}; rename it")
+    _local[kind][name] = (obj, source)
+
+
+def get(kind: str, name: str) -> Any:
+    """The registered class for ``name``, or a usage error with a "did you mean" suggestion."""
+    if name in _local[kind]:
+        return _local[kind][name][0]
+    entries = _entries(kind)
+    if name not in entries:
+        raise did_you_mean(kind, name, names(kind))
+    return entries[name].load()
+
+
+def source(kind: str, name: str) -> str:
+    return _local[kind][name][1] if name in _local[kind] else _entries(kind)[name].source

@@ -1,0 +1,207 @@
+"""The main job: get a model (train it, resume it, or load its checkpoint), run a task on it, write the record."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+from torch import nn
+
+from dmzbench import __version__, data, registry, runs
+from dmzbench.api import Baseline, DataSpec, ImageData, ModelAdapter, TaskContext, to_model_range
+from dmzbench.atomic import sha256_file, torch_save
+from dmzbench.config import apply_overrides
+from dmzbench.errors import DmzbenchError, UsageError, did_you_mean
+from dmzbench.records import ResultRecord
+from dmzbench.train import CHECKPOINT_FORMAT, StageSummary, Trainer, train_summary
+
+console = Console(stderr=True)
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    preset: str
+    baseline: Baseline
+    module: nn.Module
+    adapter: ModelAdapter
+    checkpoint: Path
+    checkpoint_sha256: str
+    summaries: list[StageSummary]
+    seconds: float  # spent obtaining it in this call (training, or just loading)
+
+
+def get_baseline(name: str) -> Baseline:
+    return registry.get("model", name)()
+
+
+def check_preset(baseline: Baseline, preset: str) -> None:
+    if preset not in baseline.presets:
+        raise did_you_mean(f"preset of {baseline.name}", preset, baseline.presets)
+
+
+def checkpoint_meta(baseline: Baseline, preset: str, spec: DataSpec, seed: int) -> dict[str, Any]:
+    """What a checkpoint was made for; a checkpoint whose meta differs is refused rather than silently reused."""
+    return {
+        "model": baseline.name,
+        "family": baseline.family,
+        "preset": preset,
+        "config": baseline.preset_config(preset),
+        "data": dataclasses.asdict(spec),
+        "seed": seed,
+    }
+
+
+def load_checkpoint(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # truncated zip, pickle garbage, permissions
+        raise DmzbenchError(f"checkpoint {path} cannot be read ({type(exc).__name__}); delete it to retrain") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise DmzbenchError(f"{path} is not a dmzbench checkpoint ({CHECKPOINT_FORMAT}); delete it to retrain")
+    differ = sorted(k for k in meta if state["meta"].get(k) != meta[k])
+    if differ:
+        raise DmzbenchError(
+            f"checkpoint {path} was made for a different {', '.join(differ)} than asked for; delete it to retrain"
+        )
+    return state
+
+
+def obtain_model(
+    name: str,
+    preset: str,
+    dataset: str,
+    seed: int,
+    device: torch.device,
+    *,
+    data_root: str | None = None,
+    loaded_data: ImageData | None = None,
+    progress: bool = True,
+    stop_after_steps: int | None = None,
+) -> LoadedModel:
+    """The model for (name, preset, dataset, seed): loaded from its checkpoint when finished, resumed when a run was
+    interrupted, trained (or, for presets without stages such as ``init``, just initialised) otherwise."""
+    t0 = time.monotonic()
+    baseline = get_baseline(name)
+    check_preset(baseline, preset)
+    spec = data.spec_of(dataset)
+    path = runs.checkpoint_path(name, preset, dataset, seed)
+    meta = checkpoint_meta(baseline, preset, spec, seed)
+
+    torch.manual_seed(seed)
+    module = baseline.build(preset, spec)
+    state = load_checkpoint(path, meta) if path.exists() else None
+    if state is not None:
+        module.load_state_dict(state["model"])
+    summaries = [StageSummary(**s) for s in state["summaries"]] if state else []
+
+    if state is None or not state["done"]:
+        stages = baseline.stages(module, preset, spec)
+        if not stages:
+            torch_save(path, {"format": CHECKPOINT_FORMAT, "meta": meta, "model": module.state_dict(), "done": True,
+                              "summaries": [], "stage_index": 0, "step": 0})
+        else:
+            if state is not None:
+                console.print(f"resuming {name}/{preset} on {dataset} (seed {seed}) from {path}")
+            images = loaded_data or data.load(dataset, data_root)
+            trainer = Trainer(device, progress=progress, console=console)
+            summaries, finished = trainer.fit(
+                module, stages, images, path, meta, seed, resume_state=state, stop_after_steps=stop_after_steps
+            )
+            if not finished:
+                raise DmzbenchError(f"training of {name}/{preset} stopped early; run the same command to resume")
+    module.to(device).eval()
+    return LoadedModel(
+        name, preset, baseline, module, baseline.adapter(module, preset, spec), path, sha256_file(path), summaries,
+        time.monotonic() - t0,
+    )
+
+
+@torch.no_grad()
+def encode_all(adapter: ModelAdapter, images: torch.Tensor, device: torch.device, batch_size: int = 500) -> torch.Tensor:
+    chunks = [
+        adapter.encode(to_model_range(images[i : i + batch_size]).to(device)).float().cpu()
+        for i in range(0, len(images), batch_size)
+    ]
+    return torch.cat(chunks)
+
+
+def feature_cache(loaded: LoadedModel, images: ImageData, device: torch.device):
+    """split -> (N, D) features, computed once per (checkpoint content, data set, split) and kept on disk."""
+    from dmzbench.atomic import sha256_json
+
+    def get(split: str) -> torch.Tensor:
+        key = sha256_json({"checkpoint": loaded.checkpoint_sha256, "data": images.spec.name, "split": split,
+                           "n": images.split_sizes[split], "encode": "v1"})[:32]
+        path = runs.features_path(key)
+        if path.exists():
+            try:
+                return torch.load(path, map_location="cpu", weights_only=True)
+            except Exception:  # a damaged cache entry is recomputed, not trusted
+                path.unlink(missing_ok=True)
+        feats = encode_all(loaded.adapter, images.split(split)[0], device)
+        torch_save(path, feats)
+        return feats
+
+    return get
+
+
+def run_task(
+    model: str,
+    task: str,
+    *,
+    dataset: str | None = None,
+    preset: str | None = None,
+    seed: int = 0,
+    overrides: list[str] | None = None,
+    device: torch.device,
+    results_dir: Path = Path("results"),
+    data_root: str | None = None,
+    progress: bool = True,
+) -> ResultRecord:
+    t0 = time.monotonic()
+    task_cls = registry.get("task", task)
+    baseline = get_baseline(model)
+    preset = preset or baseline.default_preset
+    check_preset(baseline, preset)
+    dataset = dataset or task_cls.default_dataset
+    if dataset not in registry.names("dataset"):
+        raise did_you_mean("dataset", dataset, registry.names("dataset"))
+    if seed < 0:
+        raise UsageError(f"seed must be >= 0, got {seed}")
+    config = apply_overrides(task_cls.Config, overrides or [])
+
+    images = data.load(dataset, data_root)
+    loaded = obtain_model(model, preset, dataset, seed, device, loaded_data=images, progress=progress)
+    info = loaded.adapter.info
+    missing = [cap for cap in sorted(task_cls.requires) if cap != "encode" and not getattr(info, f"can_{cap}")]
+    if missing:
+        raise UsageError(f"model {model} cannot {', '.join(missing)}, which task {task} needs; pick another model")
+
+    out_dir = Path(results_dir) / task / "artifacts" / f"{model}-{preset}-{dataset}-seed{seed}"
+    ctx = TaskContext(device=device, seed=seed, output_dir=out_dir, cached_features=feature_cache(loaded, images, device),
+                      log=lambda msg: console.print(msg))
+    t_task = time.monotonic()
+    metrics = task_cls().run(loaded.adapter, images, config, ctx)
+    record = ResultRecord(
+        model={"name": model, "family": baseline.family, "preset": preset, "checkpoint_sha256": loaded.checkpoint_sha256,
+               "source": registry.source("model", model), "info": dataclasses.asdict(info)},
+        task={"name": task, "version": task_cls.version, "config": dataclasses.asdict(config)},
+        dataset={"name": dataset, "splits": images.split_sizes, "source": images.source},
+        seed=seed,
+        metrics={k: float(v) for k, v in metrics.items()},
+        timings={"model_s": round(loaded.seconds, 3), "task_s": round(time.monotonic() - t_task, 3),
+                 "total_s": round(time.monotonic() - t0, 3)},
+        train=train_summary(loaded.summaries),
+        device=runs.device_name(device),
+    )
+    record.write(results_dir)
+    return record
+
+
+

@@ -1,0 +1,234 @@
+"""The one trainer every family uses: AdamW, EMA, gradient clipping, bf16 autocast on CUDA, atomic checkpoints.
+
+Resume is exact: each step reseeds torch from (seed, stage, step) and draws its batch from a permutation keyed by
+(seed, stage, epoch), so step k does the same thing whether or not the run was interrupted before it. Checkpoints hold the
+model, EMA, optimiser, RNG states, stage, step, the per-step losses and the config they were made for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from torch import Tensor, nn
+
+from dmzbench.api import ImageData, TrainStage, to_model_range
+from dmzbench.atomic import torch_save
+from dmzbench.errors import DmzbenchError
+
+CHECKPOINT_FORMAT = "dmzbench-checkpoint-1"
+
+
+@dataclass(frozen=True)
+class StageSummary:
+    name: str
+    steps: int
+    images: int
+    seconds: float
+    loss_start: float | None  # mean loss over the first 10% of steps
+    loss_end: float | None  # mean loss over the last 10% of steps
+
+
+def summarise(name: str, losses: Sequence[float], batch_size: int, seconds: float) -> StageSummary:
+    n = len(losses)
+    k = max(1, n // 10)
+    mean = lambda xs: float(sum(xs) / len(xs)) if xs else None  # noqa: E731
+    return StageSummary(name, n, n * batch_size, round(seconds, 3), mean(losses[:k]), mean(losses[-k:]))
+
+
+def train_summary(stages: Sequence[StageSummary]) -> dict[str, Any]:
+    """The record's ``train`` block: totals, the first stage's loss_start/loss_end (the representation stage), and one
+    entry per stage."""
+    first = stages[0] if stages else None
+    return {
+        "steps": sum(s.steps for s in stages),
+        "images": sum(s.images for s in stages),
+        "seconds": round(sum(s.seconds for s in stages), 3),
+        "loss_start": first.loss_start if first else None,
+        "loss_end": first.loss_end if first else None,
+        "stages": [asdict(s) for s in stages],
+    }
+
+
+def step_seed(seed: int, *keys: int) -> int:
+    digest = hashlib.blake2b(f"{seed}/{'/'.join(map(str, keys))}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") & ((1 << 63) - 1)
+
+
+def batch_indices(n: int, batch_size: int, seed: int, stage: int, step: int) -> Tensor:
+    """Epoch-wise shuffling without replacement, addressable by step (so a resumed run draws the same batches)."""
+    per_epoch = max(1, n // batch_size)
+    epoch, offset = divmod(step, per_epoch)
+    g = torch.Generator().manual_seed(step_seed(seed, stage, epoch, -1))
+    perm = torch.randperm(n, generator=g)
+    if batch_size > n:  # tiny data sets: sample with replacement
+        return torch.randint(0, n, (batch_size,), generator=g)
+    return perm[offset * batch_size : (offset + 1) * batch_size]
+
+
+class Trainer:
+    def __init__(
+        self,
+        device: torch.device,
+        *,
+        save_every_s: float = 120.0,
+        log_every: int = 10,
+        progress: bool = True,
+        console: Console | None = None,
+    ):
+        self.device = device
+        self.save_every_s = save_every_s
+        self.log_every = log_every
+        self.progress = progress
+        self.console = console or Console(stderr=True)
+        self.autocast = device.type == "cuda"  # bf16 on CUDA; fp32 on the CPU, where bf16 is slower and less exact
+        if device.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+
+    # ---------------------------------------------------------------------------------------------------- checkpoint
+    def _save(self, path: Path, model: nn.Module, meta: dict, state: dict) -> None:
+        torch_save(
+            path,
+            {
+                "format": CHECKPOINT_FORMAT,
+                "meta": meta,
+                "model": model.state_dict(),
+                "rng": {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all()},
+                **state,
+            },
+        )
+
+    # ------------------------------------------------------------------------------------------------------ training
+    def fit(
+        self,
+        model: nn.Module,
+        stages: Sequence[TrainStage],
+        data: ImageData,
+        checkpoint: Path,
+        meta: dict[str, Any],
+        seed: int,
+        *,
+        resume_state: dict[str, Any] | None = None,
+        stop_after_steps: int | None = None,
+    ) -> tuple[list[StageSummary], bool]:
+        """Train ``model`` through ``stages``, checkpointing to ``checkpoint``. Returns the stage summaries and whether
+        training finished (False only when ``stop_after_steps`` interrupted it, as tests do)."""
+        model.to(self.device)
+        state = resume_state or {"stage_index": 0, "step": 0, "summaries": [], "losses": [], "seconds": 0.0}
+        summaries = [StageSummary(**s) for s in state["summaries"]]
+        images = data.train_images
+        labels = data.train_labels
+        if self.device.type == "cuda":
+            images, labels = images.to(self.device), labels.to(self.device)
+        steps_this_call = 0
+
+        for stage_index in range(state["stage_index"], len(stages)):
+            stage = stages[stage_index]
+            resuming = resume_state is not None and stage_index == state["stage_index"] and state["step"] > 0
+            start = state["step"] if resuming else 0
+            losses: list[float] = list(state["losses"]) if resuming else []
+            seconds = float(state["seconds"]) if resuming else 0.0
+
+            params = [p for p in stage.module.parameters() if p.requires_grad]
+            opt = torch.optim.AdamW(
+                params, lr=stage.lr, betas=stage.betas, weight_decay=stage.weight_decay,
+                fused=self.device.type == "cuda",
+            )
+            ema = [p.detach().clone() for p in params]
+            if resuming:
+                opt.load_state_dict(state["optimizer"])
+                for e, saved in zip(ema, state["ema"]):
+                    e.copy_(saved.to(e.device))
+                if state.get("rng") is not None:
+                    torch.set_rng_state(state["rng"]["torch"])
+
+            model.train()
+            pending: list[Tensor] = []
+            last_save = time.monotonic()
+            t_begin = time.monotonic() - seconds
+            bar = self._bar(stage, start)
+            with bar:
+                task = bar.add_task(stage.name, total=stage.steps, completed=start, loss="", rate="")
+                for step in range(start, stage.steps):
+                    torch.manual_seed(step_seed(seed, stage_index, step))
+                    idx = batch_indices(len(images), stage.batch_size, seed, stage_index, step)
+                    x = to_model_range(images[idx.to(images.device)]).to(self.device, non_blocking=True)
+                    y = labels[idx.to(labels.device)].to(self.device)
+                    with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+                        loss = stage.loss(x, y)
+                    loss.backward()
+                    if stage.grad_clip:
+                        torch.nn.utils.clip_grad_norm_(params, stage.grad_clip)
+                    opt.step()
+                    opt.zero_grad(set_to_none=True)
+                    # EMA with the usual warm-up (toolkit choice): decay = min(decay, (1+n)/(10+n)).
+                    decay = min(stage.ema_decay, (1 + step) / (10 + step))
+                    with torch.no_grad():
+                        torch._foreach_lerp_(ema, [p.detach() for p in params], 1 - decay)
+                    if stage.after_step is not None:
+                        stage.after_step(step)
+                    pending.append(loss.detach().float())
+                    steps_this_call += 1
+
+                    done = step + 1 == stage.steps
+                    if len(pending) >= self.log_every or done:  # read losses back in batches: one sync per N steps
+                        values = torch.stack(pending).tolist()
+                        pending.clear()
+                        bad = [v for v in values if not math.isfinite(v)]
+                        if bad:
+                            raise DmzbenchError(
+                                f"training loss became {bad[0]} near step {step + 1} of stage '{stage.name}'; the last "
+                                f"good checkpoint is kept at {checkpoint}; lower the learning rate or check the data"
+                            )
+                        losses.extend(values)
+                        elapsed = time.monotonic() - t_begin
+                        rate = (step + 1 - start) * stage.batch_size / max(elapsed - seconds, 1e-9)
+                        bar.update(task, completed=step + 1, loss=f"{values[-1]:.4f}", rate=f"{rate:,.0f} img/s")
+                    interrupted = stop_after_steps is not None and steps_this_call >= stop_after_steps and not done
+                    if (time.monotonic() - last_save > self.save_every_s and not done) or interrupted:
+                        if pending:
+                            losses.extend(torch.stack(pending).tolist())
+                            pending.clear()
+                        self._save(checkpoint, model, meta, {
+                            "done": False, "stage_index": stage_index, "step": step + 1,
+                            "summaries": [asdict(s) for s in summaries], "losses": losses,
+                            "seconds": time.monotonic() - t_begin, "optimizer": opt.state_dict(),
+                            "ema": [e.cpu() for e in ema],
+                        })
+                        last_save = time.monotonic()
+                        if interrupted:
+                            return summaries, False
+
+            with torch.no_grad():  # the stage's result is its EMA weights
+                for p, e in zip(params, ema):
+                    p.copy_(e)
+            summaries.append(summarise(stage.name, losses, stage.batch_size, time.monotonic() - t_begin))
+            resume_state = None
+            self._save(checkpoint, model, meta, {
+                "done": stage_index + 1 == len(stages), "stage_index": stage_index + 1, "step": 0,
+                "summaries": [asdict(s) for s in summaries], "losses": [], "seconds": 0.0,
+            })
+        model.eval()
+        return summaries, True
+
+    def _bar(self, stage: TrainStage, start: int) -> Progress:
+        return Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]}"),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            console=self.console,
+            disable=not self.progress,
+            transient=False,
+        )

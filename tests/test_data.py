@@ -1,0 +1,85 @@
+"""Data loaders on small files written in the real on-disk formats, and the real Fashion-MNIST where installed."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from dmzbench import data
+from dmzbench.data import fashion_mnist
+from dmzbench.errors import DmzbenchError, UsageError
+from tests.conftest import REAL_FASHION
+
+
+def test_fashion_mnist_from_data_root(fake_fashion_root, monkeypatch):
+    monkeypatch.setattr(fashion_mnist, "DEBIAN_DIR", fake_fashion_root / "nowhere")
+    d = data.load("fashion-mnist", fake_fashion_root)
+    assert d.train_images.shape == (64, 1, 32, 32) and d.test_images.shape == (32, 1, 32, 32)
+    assert d.train_images.dtype == torch.uint8
+    # zero padding: a 2-pixel black border around the 28x28 image
+    assert d.train_images[:, :, :2].sum() == 0 and d.train_images[:, :, :, -2:].sum() == 0
+    raw = fashion_mnist.read_idx(fake_fashion_root / "fashion-mnist" / "train-images-idx3-ubyte.gz")
+    assert torch.equal(d.train_images[:, 0, 2:30, 2:30], torch.from_numpy(raw.copy()))
+
+
+def test_data_root_from_environment(fake_fashion_root, monkeypatch):
+    monkeypatch.setattr(fashion_mnist, "DEBIAN_DIR", fake_fashion_root / "nowhere")
+    monkeypatch.setenv("DMZBENCH_DATA", str(fake_fashion_root))
+    assert data.load("fashion-mnist").split_sizes == {"train": 64, "test": 32}
+
+
+def test_missing_fashion_mnist_names_all_three_ways(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    def offline(*a, **k):
+        raise OSError("no network")
+
+    monkeypatch.setattr(fashion_mnist, "DEBIAN_DIR", tmp_path / "nowhere")
+    monkeypatch.setattr(torchvision.datasets, "FashionMNIST", offline)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DmzbenchError) as err:
+        data.load("fashion-mnist", tmp_path / "empty")
+    msg = str(err.value)
+    assert "DMZBENCH_DATA" in msg and "apt-get install dataset-fashion-mnist" in msg and "online" in msg
+    assert "\n" not in msg
+
+
+def test_truncated_idx_is_detected(tmp_path):
+    from tests.conftest import write_idx
+
+    write_idx(tmp_path / "x.gz", np.zeros((4, 28, 28)))
+    raw = __import__("gzip").open(tmp_path / "x.gz").read()
+    __import__("gzip").open(tmp_path / "y.gz", "wb").write(raw[:-100])
+    with pytest.raises(DmzbenchError, match="truncated"):
+        fashion_mnist.read_idx(tmp_path / "y.gz")
+
+
+def test_data_root_that_does_not_exist(tmp_path):
+    with pytest.raises(UsageError, match="not a directory"):
+        data.load("fashion-mnist", tmp_path / "missing")
+
+
+def test_cifar10_from_real_format_batches(tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    rows = {}
+    for name, n in [(f"data_batch_{i}", 3) for i in range(1, 6)] + [("test_batch", 2)]:
+        rows[name] = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
+        with open(folder / name, "wb") as f:  # the layout of the official python pickles
+            pickle.dump({b"batch_label": name.encode(), b"labels": list(range(n)), b"data": rows[name],
+                         b"filenames": [b"x.png"] * n}, f)
+    d = data.load("cifar10", tmp_path)
+    assert d.train_images.shape == (15, 3, 32, 32) and d.test_images.shape == (2, 3, 32, 32)
+    # row layout: 1024 red, then 1024 green, then 1024 blue, row-major
+    assert torch.equal(d.train_images[0, 1].flatten(), torch.from_numpy(rows["data_batch_1"][0, 1024:2048]))
+    assert d.train_labels.tolist() == [0, 1, 2] * 5
+
+
+@pytest.mark.skipif(not REAL_FASHION, reason="Debian package dataset-fashion-mnist not installed")
+def test_real_fashion_mnist():
+    d = data.load("fashion-mnist")
+    assert d.split_sizes == {"train": 60000, "test": 10000}
+    assert d.train_images.shape[1:] == (1, 32, 32)
+    assert sorted(d.train_labels.unique().tolist()) == list(range(10))
