@@ -7,8 +7,9 @@ Two protocols (PROTOCOLS.md):
 - ``split``: fit on the train split's latents, score on the test split ("linear eval"); accuracy_std is 0.
 
 Toolkit choices: ``kfold5`` uses the test split (10k images for Fashion-MNIST) unless ``images=train`` or ``all``;
-``max_iter`` is raised from scikit-learn's 100 to 1000 so that 1024-d pixel features converge (set it to 100 for the
-strict default); ``max_images`` caps the images for quick runs and is recorded.
+``max_iter`` stays at scikit-learn's default (100), as the protocol says "default parameters" (on 1024-d
+pixels lbfgs then stops before full convergence; the ConvergenceWarning is silenced, and more iterations gave 0.838 vs
+0.844 on Fashion-MNIST pixels, so the default is kept); ``max_images`` caps the images for quick runs and is recorded.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class ProbeConfig:
     protocol: Literal["kfold5", "split"] = "kfold5"
     images: Literal["test", "train", "all"] = "test"  # which split kfold5 runs on
     max_images: int = 0  # 0 = all
-    max_iter: int = 1000
+    max_iter: int = 100
 
     def __post_init__(self):
         if self.max_images < 0:

@@ -1,0 +1,125 @@
+"""The conformance suite every registered model gets for free (the tests run it over the whole registry).
+
+Each check returns None when it passes or a one-line reason when it fails, so the same suite can print a pass/fail table
+for a third-party adapter.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from dmzbench.api import Baseline, CapabilityMissing, DataSpec, ModelAdapter
+
+SPEC = DataSpec("conformance", image_size=32, channels=1, num_classes=10)
+STEPS = 2  # sampling steps: enough to run every code path, few enough to be fast on a CPU
+
+
+@dataclass
+class Subject:
+    baseline: Baseline
+    preset: str
+    spec: DataSpec
+
+    def fresh(self, seed: int = 0) -> tuple[torch.nn.Module, ModelAdapter]:
+        torch.manual_seed(seed)
+        module = self.baseline.build(self.preset, self.spec).eval()
+        return module, self.baseline.adapter(module, self.preset, self.spec)
+
+
+def _images(n: int, spec: DataSpec, seed: int = 0) -> torch.Tensor:
+    return torch.rand(n, spec.channels, spec.image_size, spec.image_size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+def check_interface(s: Subject) -> str | None:
+    _, a = s.fresh()
+    if not isinstance(a, ModelAdapter):
+        return "adapter lacks info/encode/reconstruct/generate"
+    if (a.info.image_size, a.info.channels) != (s.spec.image_size, s.spec.channels):
+        return f"info says {a.info.channels}x{a.info.image_size}px, built for {s.spec.channels}x{s.spec.image_size}px"
+    return None
+
+
+def check_encode(s: Subject) -> str | None:
+    _, a = s.fresh()
+    x = _images(8, s.spec)
+    z = a.encode(x)
+    dim = int(torch.tensor(a.info.latent_shape).prod())
+    if z.shape != (8, dim):
+        return f"encode returned {tuple(z.shape)}, expected (8, {dim}) from latent_shape {a.info.latent_shape}"
+    if not torch.isfinite(z).all():
+        return "encode returned non-finite values"
+    if a.info.latent_kind == "binary" and (z.min() < 0 or z.max() > 1):
+        return "a binary latent's features must be bit probabilities in [0, 1]"
+    if not torch.equal(z, a.encode(x)):
+        return "encode is not deterministic"
+    single = torch.cat([a.encode(x[i : i + 1]) for i in range(8)])
+    if (single - z).abs().max() > 1e-5:
+        return f"encode depends on the batch (batch 1 vs 8 differ by {(single - z).abs().max():.2e})"
+    return None
+
+
+def _check_images(out: torch.Tensor, n: int, s: Subject, what: str) -> str | None:
+    expected = (n, s.spec.channels, s.spec.image_size, s.spec.image_size)
+    if tuple(out.shape) != expected:
+        return f"{what} returned {tuple(out.shape)}, expected {expected}"
+    if not torch.isfinite(out).all() or out.min() < -1 or out.max() > 1:
+        return f"{what} must return finite images in [-1, 1]"
+    return None
+
+
+def check_reconstruct(s: Subject) -> str | None:
+    _, a = s.fresh()
+    x = _images(3, s.spec)
+    if not a.info.can_reconstruct:
+        return _expect_missing(lambda: a.reconstruct(x, steps=STEPS), "reconstruct")
+    out = a.reconstruct(x, steps=STEPS, generator=torch.Generator().manual_seed(1))
+    again = a.reconstruct(x, steps=STEPS, generator=torch.Generator().manual_seed(1))
+    return _check_images(out, 3, s, "reconstruct") or (None if torch.equal(out, again) else "reconstruct ignores its generator")
+
+
+def check_generate(s: Subject) -> str | None:
+    _, a = s.fresh()
+    if not a.info.can_generate:
+        return _expect_missing(lambda: a.generate(2, steps=STEPS), "generate")
+    out = a.generate(2, steps=STEPS, generator=torch.Generator().manual_seed(1))
+    again = a.generate(2, steps=STEPS, generator=torch.Generator().manual_seed(1))
+    return _check_images(out, 2, s, "generate") or (None if torch.equal(out, again) else "generate ignores its generator")
+
+
+def check_checkpoint_round_trip(s: Subject) -> str | None:
+    module, a = s.fresh(seed=0)
+    buf = io.BytesIO()
+    torch.save(module.state_dict(), buf)
+    other, b = s.fresh(seed=1)
+    buf.seek(0)
+    other.load_state_dict(torch.load(buf, weights_only=False))
+    other.eval()
+    x = _images(4, s.spec)
+    return None if torch.equal(a.encode(x), b.encode(x)) else "encode differs after a state_dict save/load round trip"
+
+
+def _expect_missing(call: Callable[[], object], what: str) -> str | None:
+    try:
+        call()
+    except CapabilityMissing:
+        return None
+    return f"info says it cannot {what}, but {what} did not raise CapabilityMissing"
+
+
+CHECKS: dict[str, Callable[[Subject], str | None]] = {
+    "interface": check_interface,
+    "encode": check_encode,
+    "reconstruct": check_reconstruct,
+    "generate": check_generate,
+    "checkpoint": check_checkpoint_round_trip,
+}
+
+
+def subject_for(baseline: Baseline, spec: DataSpec = SPEC) -> Subject:
+    """The cheapest preset to check: ``init`` where the family has it, else its default."""
+    preset = "init" if "init" in baseline.presets else baseline.default_preset
+    return Subject(baseline, preset, spec)

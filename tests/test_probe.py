@@ -1,0 +1,53 @@
+"""The probe against scikit-learn's own cross-validation on the same features."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from dmzbench.api import TaskContext
+from tasks.probe import Probe, ProbeConfig
+from tests.conftest import tiny_data
+
+
+def _features(n=300, d=6, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    x = rng.normal(size=(n, d)) + y[:, None] * 0.8
+    return x, y
+
+
+def _ctx(feats_by_split):
+    return TaskContext(torch.device("cpu"), 0, Path("."), cached_features=lambda s: feats_by_split[s], log=lambda m: None)
+
+
+def test_kfold5_equals_sklearn_cross_val_score():
+    x, y = _features()
+    data = tiny_data(n=2 * len(y))
+    data = data.__class__(data.spec, data.train_images, data.train_labels, data.test_images, torch.from_numpy(y), "t")
+    out = Probe().run(None, data, ProbeConfig(), _ctx({"test": torch.from_numpy(x)}))
+    ref = cross_val_score(make_pipeline(StandardScaler(), LogisticRegression()), x, y,
+                          cv=KFold(5, shuffle=True, random_state=0))
+    assert out["accuracy"] == pytest.approx(ref.mean(), abs=1e-12)
+    assert out["accuracy_std"] == pytest.approx(ref.std(), abs=1e-12)
+    assert out["n_images"] == len(y)
+
+
+def test_split_protocol_fits_train_scores_test():
+    (tx, ty), (vx, vy) = _features(seed=1), _features(n=100, seed=2)
+    base = tiny_data()
+    data = base.__class__(base.spec, base.train_images, torch.from_numpy(ty), base.test_images, torch.from_numpy(vy), "t")
+    out = Probe().run(None, data, ProbeConfig(protocol="split"),
+                      _ctx({"train": torch.from_numpy(tx), "test": torch.from_numpy(vx)}))
+    ref = make_pipeline(StandardScaler(), LogisticRegression()).fit(tx, ty).score(vx, vy)
+    assert out["accuracy"] == pytest.approx(ref) and out["accuracy_std"] == 0
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError):
+        ProbeConfig(max_images=-1)
