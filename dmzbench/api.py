@@ -76,8 +76,10 @@ class ModelInfo:
     channels: int
     latent_shape: tuple[int, ...]
     latent_kind: LatentKind
+    can_encode: bool = True
     can_reconstruct: bool = True
     can_generate: bool = True
+    can_invert: bool = False  # reconstruct(..., x_T="inferred") by DDIM inversion (DiffAE, PDAE)
     sampler: str = ""  # the native sampler, e.g. "ancestral (I-DDPM respaced)"; recorded with every generation number
 
 
@@ -119,7 +121,7 @@ class TrainStage:
     betas: tuple[float, float] = (0.9, 0.999)
     ema_decay: float = 0.9999
     grad_clip: float | None = 1.0
-    after_step: Callable[[int], None] | None = None  # e.g. importance-sampler bookkeeping
+    prepare: Callable[[ImageData], None] | None = None  # once before step 0, e.g. latent statistics of stage 2
 
 
 class Baseline(ABC):
@@ -150,6 +152,14 @@ class Baseline(ABC):
 
     def preset_config(self, preset: str) -> dict[str, Any]:
         return dict(self.presets[preset])
+
+    def dependencies(self, preset: str) -> dict[str, tuple[str, str]]:
+        """Other trained models this one is built on: role -> (model name, preset), obtained (trained if absent) on the
+        same data set and seed before this one, and recorded in its provenance. PDAE needs a frozen ``ddpm``."""
+        return {}
+
+    def attach(self, model: nn.Module, dependencies: dict[str, nn.Module]) -> None:
+        """Hand a freshly built model its trained dependencies (called before training, not when loading)."""
 
 
 # ----------------------------------------------------------------------------------------------------------------- task

@@ -34,6 +34,7 @@ class LoadedModel:
     checkpoint_sha256: str
     summaries: list[StageSummary]
     seconds: float  # spent obtaining it in this call (training, or just loading)
+    dependencies: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
 
 
 def get_baseline(name: str) -> Baseline:
@@ -92,12 +93,21 @@ def obtain_model(
     spec = data.spec_of(dataset)
     path = runs.checkpoint_path(name, preset, dataset, seed)
     meta = checkpoint_meta(baseline, preset, spec, seed)
+    deps = {
+        role: obtain_model(dep, dep_preset, dataset, seed, device, data_root=data_root, loaded_data=loaded_data,
+                           progress=progress)
+        for role, (dep, dep_preset) in baseline.dependencies(preset).items()
+    }
+    meta["dependencies"] = {r: {"model": d.name, "preset": d.preset, "checkpoint_sha256": d.checkpoint_sha256}
+                            for r, d in deps.items()}
 
     torch.manual_seed(seed)
     module = baseline.build(preset, spec)
     state = load_checkpoint(path, meta) if path.exists() else None
     if state is not None:
         module.load_state_dict(state["model"])
+    else:
+        baseline.attach(module, {role: d.module for role, d in deps.items()})
     summaries = [StageSummary(**s) for s in state["summaries"]] if state else []
 
     if state is None or not state["done"]:
@@ -118,7 +128,7 @@ def obtain_model(
     module.to(device).eval()
     return LoadedModel(
         name, preset, baseline, module, baseline.adapter(module, preset, spec), path, sha256_file(path), summaries,
-        time.monotonic() - t0,
+        time.monotonic() - t0, meta["dependencies"],
     )
 
 
@@ -179,7 +189,7 @@ def run_task(
     images = data.load(dataset, data_root)
     loaded = obtain_model(model, preset, dataset, seed, device, loaded_data=images, progress=progress)
     info = loaded.adapter.info
-    missing = [cap for cap in sorted(task_cls.requires) if cap != "encode" and not getattr(info, f"can_{cap}")]
+    missing = [cap for cap in sorted(task_cls.requires) if not getattr(info, f"can_{cap}")]
     if missing:
         raise UsageError(f"model {model} cannot {', '.join(missing)}, which task {task} needs; pick another model")
 
@@ -190,7 +200,8 @@ def run_task(
     metrics = task_cls().run(loaded.adapter, images, config, ctx)
     record = ResultRecord(
         model={"name": model, "family": baseline.family, "preset": preset, "checkpoint_sha256": loaded.checkpoint_sha256,
-               "source": registry.source("model", model), "info": dataclasses.asdict(info)},
+               "source": registry.source("model", model), "info": dataclasses.asdict(info),
+               "dependencies": loaded.dependencies},
         task={"name": task, "version": task_cls.version, "config": dataclasses.asdict(config)},
         dataset={"name": dataset, "splits": images.split_sizes, "source": images.source},
         seed=seed,

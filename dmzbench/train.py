@@ -138,6 +138,10 @@ class Trainer:
             losses: list[float] = list(state["losses"]) if resuming else []
             seconds = float(state["seconds"]) if resuming else 0.0
 
+            if not resuming and stage.prepare is not None:
+                torch.manual_seed(step_seed(seed, stage_index, -1))
+                model.eval()
+                stage.prepare(data)
             params = [p for p in stage.module.parameters() if p.requires_grad]
             opt = torch.optim.AdamW(
                 params, lr=stage.lr, betas=stage.betas, weight_decay=stage.weight_decay,
@@ -151,7 +155,8 @@ class Trainer:
                 if state.get("rng") is not None:
                     torch.set_rng_state(state["rng"]["torch"])
 
-            model.train()
+            model.eval()  # only the stage's own module trains; frozen parts (earlier stages) stay in eval mode
+            stage.module.train()
             pending: list[Tensor] = []
             last_save = time.monotonic()
             t_begin = time.monotonic() - seconds
@@ -174,8 +179,6 @@ class Trainer:
                     decay = min(stage.ema_decay, (1 + step) / (10 + step))
                     with torch.no_grad():
                         torch._foreach_lerp_(ema, [p.detach() for p in params], 1 - decay)
-                    if stage.after_step is not None:
-                        stage.after_step(step)
                     pending.append(loss.detach().float())
                     steps_this_call += 1
 

@@ -1,0 +1,108 @@
+"""Diffusion models over latents, for the families whose generation goes through one:
+
+- ``LatentMLPSkip``: DiffAE's latent DDIM denoiser (MLP with z concatenated into every hidden layer, LayerNorm, SiLU,
+  time as a multiplicative condition), shared by DiffAE and PDAE over their vector z;
+- ``spatial_latent_unet``: a diffusers UNet2DModel over spatial latents (c, h, w), shared by SD-VAE and DGAE;
+- ``LatentDiffusion``: either denoiser plus normalisation statistics (per-dimension mean/std for vectors, DiffAE's
+  "crucial" z-normalisation; one global 1/std for spatial latents, SD's 0.18215), the eps loss (L1 or L2) and DDIM.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from diffusers import UNet2DModel
+from torch import Tensor, nn
+
+from dmzbench.diffusion import GaussianDiffusion, named_betas
+from dmzbench.diffusion.sampling import ddim_sample
+from dmzbench.nn.adm_unet import timestep_embedding
+
+
+class LatentMLPSkip(nn.Module):
+    def __init__(self, dim: int, hidden: int = 2048, layers: int = 10, time_channels: int = 64):
+        super().__init__()
+        self.time_channels = time_channels
+        self.time_embed = nn.Sequential(nn.Linear(time_channels, dim), nn.SiLU(), nn.Linear(dim, dim))
+        widths_in = [dim] + [hidden + dim] * (layers - 1)
+        widths_out = [hidden] * (layers - 1) + [dim]
+        self.linears = nn.ModuleList(nn.Linear(i, o) for i, o in zip(widths_in, widths_out))
+        self.conds = nn.ModuleList(nn.Linear(dim, o) for o in widths_out[:-1])
+        self.norms = nn.ModuleList(nn.LayerNorm(o) for o in widths_out[:-1])
+
+    def forward(self, z_t: Tensor, t: Tensor) -> Tensor:
+        emb = self.time_embed(timestep_embedding(t, self.time_channels))
+        h = z_t
+        for i, linear in enumerate(self.linears):
+            if i > 0:  # skip connection: the input is concatenated into every later layer
+                h = torch.cat([h, z_t], dim=1)
+            h = linear(h)
+            if i < len(self.conds):
+                h = F.silu(self.norms[i](h * (1 + self.conds[i](emb))))
+        return h
+
+
+def spatial_latent_unet(channels: int, size: int, widths: tuple[int, ...] = (64, 128), layers: int = 2) -> UNet2DModel:
+    down = ["DownBlock2D"] + ["AttnDownBlock2D"] * (len(widths) - 1)
+    return UNet2DModel(
+        sample_size=size, in_channels=channels, out_channels=channels, block_out_channels=widths,
+        down_block_types=tuple(down), up_block_types=tuple(b.replace("Down", "Up") for b in reversed(down)),
+        layers_per_block=layers, norm_num_groups=min(32, widths[0]),
+    )
+
+
+class LatentDiffusion(nn.Module):
+    """A diffusion model over (normalised) latents. ``stat_shape`` is (D,) for per-dimension statistics of vectors,
+    (1,) for one global scale of spatial latents."""
+
+    def __init__(self, denoiser: nn.Module, latent_shape: tuple[int, ...], *, betas: str, loss: Literal["l1", "l2"],
+                 per_dimension: bool, clip_sample: float | None = None):
+        super().__init__()
+        self.denoiser, self.latent_shape, self.loss_type, self.clip_sample = denoiser, latent_shape, loss, clip_sample
+        stat = latent_shape if per_dimension else (1,) * len(latent_shape)
+        self.register_buffer("mean", torch.zeros(stat))
+        self.register_buffer("std", torch.ones(stat))
+        self.diffusion = GaussianDiffusion(named_betas(betas, 1000))
+
+    def _net(self, z: Tensor, t: Tensor) -> Tensor:
+        out = self.denoiser(z, t)
+        return (out.sample if hasattr(out, "sample") else out).float()
+
+    @torch.no_grad()
+    def fit_statistics(self, z: Tensor) -> None:
+        if self.mean.numel() > 1:
+            self.mean.copy_(z.mean(0))
+            self.std.copy_(z.std(0).clamp_min(1e-6))
+        else:  # spatial latents: zero mean assumed, one global scale (as SD's scale_factor)
+            self.std.fill_(float(z.std().clamp_min(1e-6)))
+
+    def normalise(self, z: Tensor) -> Tensor:
+        return (z - self.mean) / self.std
+
+    def loss(self, z: Tensor) -> Tensor:
+        z0 = self.normalise(z.float())
+        t = torch.randint(0, self.diffusion.num_steps, (len(z0),), device=z0.device)
+        noise = torch.randn_like(z0)
+        eps = self._net(self.diffusion.q_sample(z0, t, noise), t)
+        return (eps - noise).abs().mean() if self.loss_type == "l1" else ((eps - noise) ** 2).mean()
+
+    @torch.no_grad()
+    def sample(self, n: int, steps: int, generator: torch.Generator | None = None) -> Tensor:
+        device = self.mean.device
+        z = ddim_sample(self._net, self.diffusion, (n, *self.latent_shape), steps, generator=generator, device=device,
+                        clip_x0=False)
+        if self.clip_sample is not None:
+            z = z.clamp(-self.clip_sample, self.clip_sample)
+        return z * self.std + self.mean
+
+
+@torch.no_grad()
+def training_latents(encode, data, device: torch.device, limit: int = 10_000, batch_size: int = 500) -> Tensor:
+    """``encode`` applied to the first ``limit`` training images: what stage-2 normalisation statistics come from."""
+    from dmzbench.api import to_model_range
+
+    images = data.train_images[:limit]
+    return torch.cat([encode(to_model_range(images[i : i + batch_size]).to(device)).float()
+                      for i in range(0, len(images), batch_size)])
