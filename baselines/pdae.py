@@ -1,0 +1,158 @@
+"""PDAE: Pre-trained DPM AutoEncoding (Zhang et al., NeurIPS 2022; official code ckczzj/PDAE).
+
+From the paper and official code:
+- built on a PRE-TRAINED unconditional DPM eps_theta, frozen: here the toolkit's ``ddpm`` of the same preset, data set
+  and seed, trained first if absent and recorded as a dependency in the run's provenance;
+- encoder: a small conv stack (CelebA-64: 3->64->128->128->128, stride 2, one attention block at 16x16, GN + SiLU),
+  then Linear -> z in R^512;
+- gradient estimator G_psi: reads the frozen UNet's encoder-half activations and time embedding; a trainable copy of
+  the middle and decoder half with AdaGN h = (1+z_scale)*(GN(h)*(1+t_scale)+t_shift) + z_shift; zero-init output;
+- loss: lambda_t * || eps - (eps_theta(x_t,t) + c_t * G) ||^2, c_t = -sqrt(alpha_t)(1-abar_{t-1})/sqrt(1-abar_t),
+  lambda_t = SNR^0.1 / (1+SNR); linear betas, T = 1000;
+- DDIM with eps' = eps_theta - sqrt(1-abar_t) * G, G used only in the noisier 70% of the steps;
+- generation: a latent DPM as in DiffAE (lr 1e-3) on the normalised z, then the decoder DDIM.
+
+Toolkit choices: the encoder's widths are (w, 2w, 2w, 2w) with w = 64 (paper) or 32 (smoke); the attention block sits at
+the 16x16 level whatever the image size; the latent DPM's samples are not clipped (the official clip to [-1, 1] assumes
+its own latent scaling); DDIM inversion applies the same 70% rule as sampling.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from baselines.ddpm import PRESETS as DDPM_PRESETS
+from baselines.ddpm import unet_config
+from dmzbench.adapters import SemanticLatentAdapter
+from dmzbench.api import Baseline, DataSpec, ModelInfo, TrainStage
+from dmzbench.diffusion import GaussianDiffusion, named_betas, space_timesteps
+from dmzbench.diffusion.gaussian import _extract
+from dmzbench.nn.adm_unet import ADMUNet, AttentionBlock, norm
+from dmzbench.nn.latent_diffusion import LatentDiffusion, LatentMLPSkip, training_latents
+
+G_FRACTION = 0.7  # G is used in the noisier 70% of the sampling steps
+
+SMOKE = dict(enc_width=32, z_dim=512, latent_hidden=256, latent_layers=4, steps=300, batch_size=32, lr=2e-4,
+             ema=0.995, latent_steps=400, latent_batch=128, latent_lr=1e-3)
+PRESETS = {
+    "init": dict(SMOKE, steps=0, latent_steps=0),
+    "smoke": SMOKE,
+    "small": dict(SMOKE, enc_width=64, latent_hidden=1024, latent_layers=6, steps=1500, batch_size=128, ema=0.999,
+                  latent_steps=2000, latent_batch=512),
+    "cifar10-paper": dict(SMOKE, enc_width=64, latent_hidden=2048, latent_layers=10, steps=500_000, batch_size=128,
+                          lr=1e-4, ema=0.9999, latent_steps=500_000, latent_batch=512),
+}
+
+
+class PDAEEncoder(nn.Module):
+    def __init__(self, image_size: int, in_channels: int, width: int, z_dim: int):
+        super().__init__()
+        widths = [width, 2 * width, 2 * width, 2 * width]
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, widths[0], 3, padding=1)]
+        size, c = image_size, widths[0]
+        for w in widths[1:]:
+            layers += [norm(c), nn.SiLU(), nn.Conv2d(c, w, 3, stride=2, padding=1)]
+            c, size = w, size // 2
+            if size == 16:
+                layers.append(AttentionBlock(c))
+        self.body = nn.Sequential(*layers, norm(c), nn.SiLU(), nn.Flatten())
+        self.proj = nn.Linear(c * size * size, z_dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.proj(self.body(x))
+
+
+class PDAEModel(nn.Module):
+    def __init__(self, cfg: dict[str, Any], ddpm_cfg: dict[str, Any], spec: DataSpec):
+        super().__init__()
+        self.spec, self.z_dim = spec, cfg["z_dim"]
+        self.unet = ADMUNet(unet_config(ddpm_cfg, spec)).requires_grad_(False)  # the frozen pre-trained DPM
+        self.encoder = PDAEEncoder(spec.image_size, spec.channels, cfg["enc_width"], cfg["z_dim"])
+        self.estimator = self.unet.decoder_half_like(
+            unet_config(ddpm_cfg, spec, cond="scale_shift", cond_dim=cfg["z_dim"]))
+        self.latent = LatentDiffusion(LatentMLPSkip(cfg["z_dim"], cfg["latent_hidden"], cfg["latent_layers"]),
+                                      (cfg["z_dim"],), betas="constant:0.008", loss="l1", per_dimension=True)
+        self.diffusion = d = GaussianDiffusion(named_betas("linear", 1000))
+        abar, abar_prev = d.alphas_cumprod, d.alphas_cumprod_prev
+        snr = abar / (1 - abar)
+        self.shift_coef = -((1 - d.betas) ** 0.5) * (1 - abar_prev) / (1 - abar) ** 0.5
+        self.weight = snr**0.1 / (1 + snr)
+
+    def frozen_eps(self, x_t: Tensor, t: Tensor) -> tuple[Tensor, list[Tensor], Tensor]:
+        with torch.no_grad():
+            hs, emb = self.unet.encode_half(x_t, t)
+            return self.unet.decoder(hs, emb).float(), hs, emb
+
+    def training_loss(self, x0: Tensor, _labels: Tensor) -> Tensor:
+        z = self.encoder(x0)
+        t = torch.randint(0, 1000, (len(x0),), device=x0.device)
+        noise = torch.randn_like(x0)
+        eps, hs, emb = self.frozen_eps(self.diffusion.q_sample(x0, t, noise), t)
+        g = self.estimator(hs, emb, z).float()
+        shifted = eps + _extract(self.shift_coef, t, x0.ndim) * g
+        return (_extract(self.weight, t, x0.ndim) * (noise - shifted) ** 2).mean()
+
+    def latent_loss(self, x0: Tensor, _labels: Tensor) -> Tensor:
+        with torch.no_grad():
+            z = self.encoder(x0)
+        return self.latent.loss(z)
+
+    def fit_latent_statistics(self, data) -> None:
+        self.latent.fit_statistics(training_latents(self.encoder, data, next(self.parameters()).device))
+
+
+class PDAEAdapter(SemanticLatentAdapter):
+    def __init__(self, model: PDAEModel, preset: str):
+        self.model, self.diffusion, self.latent = model, model.diffusion, model.latent
+        s = model.spec
+        self.info = ModelInfo("pdae", "pdae", preset, s.image_size, s.channels, (model.z_dim,), "continuous",
+                              can_invert=True, sampler="latent DDIM + decoder DDIM with G in the noisier 70% of steps")
+
+    def semantic(self, x: Tensor) -> Tensor:
+        return self.model.encoder(x)
+
+    def denoiser(self, z: Tensor, steps: int):
+        ts = space_timesteps(1000, steps)
+        first_with_g = ts[min(len(ts) - 1, int(round((1 - G_FRACTION) * len(ts))))]
+        sqrt_one_minus_abar = (1 - self.diffusion.alphas_cumprod) ** 0.5
+
+        def eps(x: Tensor, t: Tensor) -> Tensor:
+            out, hs, emb = self.model.frozen_eps(x, t)
+            use_g = (t >= first_with_g).float().view(-1, 1, 1, 1)
+            g = self.model.estimator(hs, emb, z).float()
+            return out - use_g * _extract(sqrt_one_minus_abar, t, x.ndim) * g
+
+        return eps
+
+
+class PDAE(Baseline):
+    name = "pdae"
+    family = "pdae"
+    presets = PRESETS
+
+    def dependencies(self, preset: str) -> dict[str, tuple[str, str]]:
+        return {"pretrained_dpm": ("ddpm", preset)}
+
+    def build(self, preset: str, spec: DataSpec) -> PDAEModel:
+        return PDAEModel(self.preset_config(preset), DDPM_PRESETS[preset], spec)
+
+    def attach(self, model: PDAEModel, dependencies: dict[str, nn.Module]) -> None:
+        model.unet.load_state_dict(dependencies["pretrained_dpm"].unet.state_dict())
+
+    def stages(self, model: PDAEModel, preset: str, spec: DataSpec) -> list[TrainStage]:
+        cfg = self.preset_config(preset)
+        if not cfg["steps"]:
+            return []
+        trainable = nn.ModuleList([model.encoder, model.estimator])
+        return [
+            TrainStage("autoencoder", trainable, model.training_loss, cfg["steps"], cfg["batch_size"], cfg["lr"],
+                       ema_decay=cfg["ema"]),
+            TrainStage("latent-dpm", model.latent, model.latent_loss, cfg["latent_steps"], cfg["latent_batch"],
+                       cfg["latent_lr"], ema_decay=cfg["ema"], prepare=model.fit_latent_statistics),
+        ]
+
+    def adapter(self, model: PDAEModel, preset: str, spec: DataSpec) -> PDAEAdapter:
+        return PDAEAdapter(model, preset)

@@ -1,0 +1,185 @@
+"""SD-VAE: the KL-regularised autoencoder of latent diffusion (Rombach et al., CVPR 2022; CompVis/latent-diffusion).
+
+From the paper and official code:
+- architecture: diffusers' AutoencoderKL expresses it exactly; kl-f8 (the SD VAE) is 128 ch, mult (1,2,4,4), 2 res
+  blocks, attention only in the mid block, 4 latent channels: 83.65M parameters; at 32 px use f4 (or f2);
+- loss (LPIPSWithDiscriminator): L1 (+ LPIPS) / exp(logvar) + logvar with a learned scalar logvar, summed over pixels
+  and averaged over the batch; + 1e-6 * KL; + a hinge PatchGAN (NLayerDiscriminator) from ``disc_start`` on, its
+  generator term weighted adaptively by ||grad L_rec|| / ||grad L_G|| at the decoder's last layer, x 0.5;
+- Adam (0.5, 0.9), lr = 4.5e-6 x batch size;
+- generation: latents scaled by 1/std(z) (SD's 0.18215), a latent diffusion model (UNet on z, DDIM).
+
+Toolkit choices: LPIPS is used only where its weights load (never here, offline: the run's config records
+``lpips: omitted ...``); the discriminator trains in the same optimiser step as the autoencoder (its loss only sees
+detached reconstructions and the generator term sees detached discriminator weights, so each part gets exactly its own
+gradient); smoke/small start the discriminator at half of their steps (the paper starts at 50,001); the latent model is
+a diffusers UNet2DModel with linear betas, eps-MSE and DDIM; the training loss reported is the full objective, which
+goes below zero once logvar adapts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from diffusers import AutoencoderKL
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from dmzbench.adapters import SpatialLatentAdapter
+from dmzbench.api import Baseline, DataSpec, ModelInfo, TrainStage
+from dmzbench.errors import UsageError
+from dmzbench.nn.latent_diffusion import LatentDiffusion, spatial_latent_unet, training_latents
+from dmzbench.nn.perceptual import load_lpips, lpips_status
+
+SMOKE = dict(
+    image_size=None, widths=(32, 64, 64), layers_per_block=1, latent_channels=3, disc_layers=2, disc_width=32,
+    kl_weight=1e-6, disc_weight=0.5, disc_start=150, steps=300, batch_size=32,
+    ldm_widths=(64, 128), ldm_layers=1, latent_steps=400, latent_batch=128, latent_lr=2e-4, ema=0.995,
+)
+PRESETS = {
+    "init": dict(SMOKE, steps=0, latent_steps=0),
+    "smoke": SMOKE,
+    "small": dict(SMOKE, widths=(64, 128, 128), layers_per_block=2, disc_layers=3, disc_width=64, disc_start=750,
+                  steps=1500, batch_size=64, ldm_layers=2, latent_steps=2000, latent_batch=256, ema=0.999),
+    "kl-f8-paper": dict(SMOKE, image_size=256, widths=(128, 256, 512, 512), layers_per_block=2, latent_channels=4,
+                        disc_layers=3, disc_width=64, disc_start=50_001, steps=500_000, batch_size=12,
+                        ldm_widths=(224, 448, 672, 896), ldm_layers=2, latent_steps=500_000, ema=0.9999),
+}
+
+
+def build_vae(cfg: dict[str, Any], channels: int) -> AutoencoderKL:
+    n = len(cfg["widths"])
+    return AutoencoderKL(
+        in_channels=channels, out_channels=channels, down_block_types=("DownEncoderBlock2D",) * n,
+        up_block_types=("UpDecoderBlock2D",) * n, block_out_channels=tuple(cfg["widths"]),
+        layers_per_block=cfg["layers_per_block"], latent_channels=cfg["latent_channels"],
+        norm_num_groups=min(32, cfg["widths"][0]),
+    )
+
+
+class PatchDiscriminator(nn.Module):
+    """pix2pix's NLayerDiscriminator as LDM uses it: conv-LeakyReLU, then (conv-BatchNorm-LeakyReLU) x n, 1-channel out."""
+
+    def __init__(self, channels: int, width: int = 64, layers: int = 3):
+        super().__init__()
+        seq: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2)]
+        mult = 1
+        for i in range(1, layers + 1):
+            prev, mult = mult, min(2**i, 8)
+            stride = 2 if i < layers else 1
+            seq += [nn.Conv2d(width * prev, width * mult, 4, stride, 1, bias=False), nn.BatchNorm2d(width * mult),
+                    nn.LeakyReLU(0.2)]
+        seq.append(nn.Conv2d(width * mult, 1, 4, 1, 1))
+        self.net = nn.Sequential(*seq)
+        for m in self.modules():  # LDM's weights_init
+            if isinstance(m, nn.Conv2d):
+                nn.init.normal_(m.weight, 0.0, 0.02)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.normal_(m.weight, 1.0, 0.02)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
+def adaptive_weight(rec_loss: Tensor, g_loss: Tensor, last_layer: Tensor) -> Tensor:
+    rec_grad = torch.autograd.grad(rec_loss, last_layer, retain_graph=True)[0]
+    g_grad = torch.autograd.grad(g_loss, last_layer, retain_graph=True)[0]
+    return (rec_grad.norm() / (g_grad.norm() + 1e-4)).clamp(0.0, 1e4).detach()
+
+
+class SDVAEModel(nn.Module):
+    def __init__(self, cfg: dict[str, Any], spec: DataSpec):
+        super().__init__()
+        self.cfg, self.spec = cfg, spec
+        self.vae = build_vae(cfg, spec.channels)
+        self.disc = PatchDiscriminator(spec.channels, cfg["disc_width"], cfg["disc_layers"])
+        self.loss_scale = nn.Module()  # holds LDM's learned scalar logvar, trained with the autoencoder
+        self.loss_scale.logvar = nn.Parameter(torch.zeros(()))
+        self.register_buffer("steps_seen", torch.zeros((), dtype=torch.long))  # for disc_start; resumes exactly
+        size = spec.image_size // 2 ** (len(cfg["widths"]) - 1)
+        self.latent_shape = (cfg["latent_channels"], size, size)
+        self.latent = LatentDiffusion(spatial_latent_unet(cfg["latent_channels"], size, tuple(cfg["ldm_widths"]),
+                                                          cfg["ldm_layers"]),
+                                      self.latent_shape, betas="linear", loss="l2", per_dimension=False)
+        self.lpips = load_lpips()
+
+    def autoencoder_loss(self, x: Tensor, _labels: Tensor) -> Tensor:
+        posterior = self.vae.encode(x).latent_dist
+        rec = self.vae.decode(posterior.sample()).sample.float()
+        pixel = (x - rec).abs()
+        if self.lpips is not None:
+            pixel = pixel + self.lpips(x, rec)
+        logvar = self.loss_scale.logvar
+        nll = (pixel / logvar.exp() + logvar).sum() / len(x)
+        kl = posterior.kl().float().sum() / len(x)
+        loss = nll + self.cfg["kl_weight"] * kl
+        if int(self.steps_seen) >= self.cfg["disc_start"]:
+            frozen = {k: v.detach() for k, v in self.disc.named_parameters()}
+            g_loss = -functional_call(self.disc, frozen, (rec,)).mean()
+            weight = adaptive_weight(nll, g_loss, self.vae.decoder.conv_out.weight) * self.cfg["disc_weight"]
+            d_real, d_fake = self.disc(x), self.disc(rec.detach())
+            d_loss = 0.5 * (F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean())
+            loss = loss + weight * g_loss + d_loss
+        self.steps_seen += 1
+        return loss
+
+    def posterior_mean(self, x: Tensor) -> Tensor:
+        return self.vae.encode(x).latent_dist.mean
+
+    def latent_loss(self, x: Tensor, _labels: Tensor) -> Tensor:
+        with torch.no_grad():
+            z = self.vae.encode(x).latent_dist.sample()
+        return self.latent.loss(z)
+
+    def fit_latent_statistics(self, data) -> None:
+        self.latent.fit_statistics(training_latents(self.posterior_mean, data, next(self.parameters()).device))
+
+
+class SDVAEAdapter(SpatialLatentAdapter):
+    def __init__(self, model: SDVAEModel, preset: str):
+        self.model, self.latent = model, model.latent
+        s = model.spec
+        self.info = ModelInfo("sdvae", "sdvae", preset, s.image_size, s.channels, model.latent_shape, "continuous",
+                              sampler="latent DDIM (eta=0) + VAE decoder")
+
+    def posterior_mean(self, x: Tensor) -> Tensor:
+        return self.model.posterior_mean(x)
+
+    def decode(self, z: Tensor, steps: int, generator: torch.Generator | None) -> Tensor:
+        return self.model.vae.decode(z).sample.float()  # a deterministic decoder: steps only affect generation's LDM
+
+
+class SDVAE(Baseline):
+    name = "sdvae"
+    family = "sdvae"
+    presets = PRESETS
+
+    def preset_config(self, preset: str) -> dict[str, Any]:
+        cfg = dict(self.presets[preset])
+        cfg["lr"] = 4.5e-6 * cfg["batch_size"]
+        cfg["lpips"] = lpips_status()
+        return cfg
+
+    def build(self, preset: str, spec: DataSpec) -> SDVAEModel:
+        cfg = self.preset_config(preset)
+        if cfg["image_size"] and cfg["image_size"] != spec.image_size:
+            raise UsageError(f"preset {preset} is for {cfg['image_size']} px images; use smoke/small at {spec.image_size} px")
+        return SDVAEModel(cfg, spec)
+
+    def stages(self, model: SDVAEModel, preset: str, spec: DataSpec) -> list[TrainStage]:
+        cfg = self.preset_config(preset)
+        if not cfg["steps"]:
+            return []
+        autoencoder = nn.ModuleList([model.vae, model.disc, model.loss_scale])
+        return [
+            TrainStage("autoencoder", autoencoder, model.autoencoder_loss, cfg["steps"], cfg["batch_size"], cfg["lr"],
+                       betas=(0.5, 0.9), ema_decay=cfg["ema"], grad_clip=None),
+            TrainStage("latent-diffusion", model.latent, model.latent_loss, cfg["latent_steps"], cfg["latent_batch"],
+                       cfg["latent_lr"], ema_decay=cfg["ema"], prepare=model.fit_latent_statistics),
+        ]
+
+    def adapter(self, model: SDVAEModel, preset: str, spec: DataSpec) -> SDVAEAdapter:
+        return SDVAEAdapter(model, preset)

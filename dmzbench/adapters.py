@@ -1,0 +1,91 @@
+"""Adapter bases shared by several families, so that each family file only says what is its own.
+
+- ``SemanticLatentAdapter`` (DiffAE, PDAE): a vector z from an encoder conditions a DDIM decoder; reconstruction from a
+  random or an inferred (DDIM-inverted) x_T; generation samples z from a latent DDIM first.
+- ``SpatialLatentAdapter`` (SD-VAE, DGAE): a Gaussian spatial latent; probes see its flattened posterior mean;
+  generation samples z from a spatial latent diffusion model, then decodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from dmzbench.api import ModelInfo
+from dmzbench.diffusion import GaussianDiffusion
+from dmzbench.diffusion.sampling import ddim_invert, ddim_sample, randn
+from dmzbench.nn.latent_diffusion import LatentDiffusion
+
+Denoiser = Callable[[Tensor, Tensor], Tensor]
+
+
+class _Base:
+    info: ModelInfo
+    model: nn.Module
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def image_shape(self, n: int) -> tuple[int, int, int, int]:
+        return (n, self.info.channels, self.info.image_size, self.info.image_size)
+
+
+class SemanticLatentAdapter(_Base):
+    diffusion: GaussianDiffusion
+    latent: LatentDiffusion
+
+    def semantic(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def denoiser(self, z: Tensor, steps: int) -> Denoiser:
+        """eps(x_t, t_model) conditioned on z, for a sampler of ``steps`` steps."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def encode(self, x: Tensor) -> Tensor:
+        return self.semantic(x.to(self.device)).float()
+
+    @torch.no_grad()
+    def decode(self, z: Tensor, steps: int, x_T: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+        x_T = x_T if x_T is not None else randn(self.image_shape(len(z)), generator, self.device)
+        return ddim_sample(self.denoiser(z, steps), self.diffusion, self.image_shape(len(z)), steps, x_T=x_T,
+                           device=self.device)
+
+    @torch.no_grad()
+    def reconstruct(self, x: Tensor, *, steps: int, generator: torch.Generator | None = None,
+                    x_T: Literal["random", "inferred"] = "random") -> Tensor:
+        x = x.to(self.device)
+        z = self.encode(x)
+        start = ddim_invert(self.denoiser(z, steps), self.diffusion, x, steps) if x_T == "inferred" else None
+        return self.decode(z, steps, start, generator)
+
+    @torch.no_grad()
+    def generate(self, n: int, *, steps: int, generator: torch.Generator | None = None) -> Tensor:
+        z = self.latent.sample(n, steps, generator)
+        return self.decode(z, steps, generator=generator)
+
+
+class SpatialLatentAdapter(_Base):
+    latent: LatentDiffusion
+
+    def posterior_mean(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def decode(self, z: Tensor, steps: int, generator: torch.Generator | None) -> Tensor:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def encode(self, x: Tensor) -> Tensor:
+        return self.posterior_mean(x.to(self.device)).flatten(1).float()
+
+    @torch.no_grad()
+    def reconstruct(self, x: Tensor, *, steps: int, generator: torch.Generator | None = None) -> Tensor:
+        return self.decode(self.posterior_mean(x.to(self.device)), steps, generator).clamp(-1, 1)
+
+    @torch.no_grad()
+    def generate(self, n: int, *, steps: int, generator: torch.Generator | None = None) -> Tensor:
+        return self.decode(self.latent.sample(n, steps, generator), steps, generator).clamp(-1, 1)
