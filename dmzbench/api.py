@@ -43,9 +43,26 @@ class ImageData:
     test_images: Tensor
     test_labels: Tensor
     source: str  # where the files were found, for the result record
+    # Binary attributes (N, A) for AUROC (CelebA's 40, the shapes set's 8), with their names.
+    train_attributes: Tensor | None = None
+    test_attributes: Tensor | None = None
+    attribute_names: tuple[str, ...] = ()
+    # Paired data sets (edges -> photo): the source-domain image of each (target) image.
+    train_sources: Tensor | None = None
+    test_sources: Tensor | None = None
 
     def split(self, name: Literal["train", "test"]) -> tuple[Tensor, Tensor]:
         return (self.train_images, self.train_labels) if name == "train" else (self.test_images, self.test_labels)
+
+    def attributes(self, name: Literal["train", "test"]) -> Tensor | None:
+        return self.train_attributes if name == "train" else self.test_attributes
+
+    def sources(self, name: Literal["train", "test"]) -> Tensor | None:
+        return self.train_sources if name == "train" else self.test_sources
+
+    @property
+    def paired(self) -> bool:
+        return self.train_sources is not None
 
     @property
     def split_sizes(self) -> dict[str, int]:
