@@ -43,7 +43,7 @@ class DDPMModel(torch.nn.Module):
         self.unet = ADMUNet(unet_config(cfg, spec))
         self.diffusion = GaussianDiffusion(named_betas("linear", 1000))
 
-    def training_loss(self, x0: Tensor, _labels: Tensor) -> Tensor:
+    def training_loss(self, x0: Tensor, _labels: Tensor, _cond: Tensor) -> Tensor:
         t = torch.randint(0, 1000, (len(x0),), device=x0.device)
         noise = torch.randn_like(x0)
         return ((self.unet(self.diffusion.q_sample(x0, t, noise), t).float() - noise) ** 2).mean()

@@ -76,8 +76,8 @@ class DGAEModel(nn.Module):
         cond = F.interpolate(z, size=x_t.shape[-2:], mode="nearest")
         return self.decoder(torch.cat([x_t, cond.to(x_t.dtype)], dim=1), t * 1000).float()
 
-    def autoencoder_loss(self, x0: Tensor, _labels: Tensor) -> Tensor:
-        posterior = self.posterior(x0)
+    def autoencoder_loss(self, x0: Tensor, _labels: Tensor, cond: Tensor) -> Tensor:
+        posterior = self.posterior(cond)
         z = posterior.sample()
         t = torch.rand(len(x0), device=x0.device)
         noise = torch.randn_like(x0)
@@ -101,9 +101,9 @@ class DGAEModel(nn.Module):
     def posterior_mean(self, x: Tensor) -> Tensor:
         return self.posterior(x).mean
 
-    def latent_loss(self, x: Tensor, _labels: Tensor) -> Tensor:
+    def latent_loss(self, x: Tensor, _labels: Tensor, cond: Tensor) -> Tensor:
         with torch.no_grad():
-            z = self.posterior(x).sample()
+            z = self.posterior(cond).sample()
         return self.latent.loss(z)
 
     def fit_latent_statistics(self, data) -> None:
@@ -115,7 +115,7 @@ class DGAEAdapter(SpatialLatentAdapter):
         self.model, self.latent = model, model.latent
         s = model.spec
         self.info = ModelInfo("dgae", "dgae", preset, s.image_size, s.channels, model.latent_shape, "continuous",
-                              sampler="latent DDIM (eta=0) + rectified-flow Euler decoder")
+                              sampler="latent DDIM (eta=0) + rectified-flow Euler decoder", can_interpolate=True)
 
     def posterior_mean(self, x: Tensor) -> Tensor:
         return self.model.posterior_mean(x)

@@ -71,15 +71,15 @@ class DiffAEModel(nn.Module):
                                       (cfg["z_dim"],), betas="constant:0.008", loss="l1", per_dimension=True)
         self.diffusion = GaussianDiffusion(named_betas("linear", 1000))
 
-    def autoencoder_loss(self, x0: Tensor, _labels: Tensor) -> Tensor:
-        z = self.encoder(x0)
+    def autoencoder_loss(self, x0: Tensor, _labels: Tensor, cond: Tensor) -> Tensor:
+        z = self.encoder(cond)
         t = torch.randint(0, 1000, (len(x0),), device=x0.device)
         noise = torch.randn_like(x0)
         return ((self.unet(self.diffusion.q_sample(x0, t, noise), t, z).float() - noise) ** 2).mean()
 
-    def latent_loss(self, x0: Tensor, _labels: Tensor) -> Tensor:
+    def latent_loss(self, x0: Tensor, _labels: Tensor, cond: Tensor) -> Tensor:
         with torch.no_grad():
-            z = self.encoder(x0)
+            z = self.encoder(cond)
         return self.latent.loss(z)
 
     def fit_latent_statistics(self, data) -> None:
@@ -91,7 +91,7 @@ class DiffAEAdapter(SemanticLatentAdapter):
         self.model, self.diffusion, self.latent = model, model.diffusion, model.latent
         s = model.spec
         self.info = ModelInfo("diffae", "diffae", preset, s.image_size, s.channels, (model.z_dim,), "continuous",
-                              can_invert=True, sampler="latent DDIM + decoder DDIM (eta=0)")
+                              can_invert=True, sampler="latent DDIM + decoder DDIM (eta=0)", can_interpolate=True)
 
     def semantic(self, x: Tensor) -> Tensor:
         return self.model.encoder(x)

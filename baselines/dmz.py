@@ -104,8 +104,8 @@ class DMZModel(nn.Module):
     def denoise(self, x_t: Tensor, t: Tensor, code: Tensor) -> Tensor:
         return self.unet(x_t, t, encoder_hidden_states=code[:, None, :].to(x_t.dtype)).sample
 
-    def training_loss(self, x0: Tensor, _labels: Tensor) -> Tensor:
-        code = self.encoder.relaxed_code(x0)
+    def training_loss(self, x0: Tensor, _labels: Tensor, cond: Tensor) -> Tensor:
+        code = self.encoder.relaxed_code(cond)
         t, weights = self.timestep_sampler.sample(len(x0), x0.device)
         noise = torch.randn_like(x0)
         perturbed = noise + self.cfg["input_perturbation"] * torch.randn_like(x0)
@@ -122,6 +122,7 @@ class DMZAdapter:
         self.info = ModelInfo(
             name="dmz", family="dmz", preset=preset, image_size=spec.image_size, channels=spec.channels,
             latent_shape=(bits,), latent_kind="binary", sampler="ancestral (I-DDPM learned variance, respaced)",
+            can_interpolate=True,
         )
 
     @property
@@ -150,6 +151,21 @@ class DMZAdapter:
     def generate(self, n: int, *, steps: int, generator: torch.Generator | None = None) -> Tensor:
         bits = torch.bernoulli(torch.full((n, self.model.cfg["bits"]), 0.5), generator=generator)
         return self.decode(one_hot_pairs(bits), steps, generator)
+
+    @torch.no_grad()
+    def interpolate(self, a: Tensor, b: Tensor, *, frames: int, steps: int, seed: int) -> Tensor:
+        """Flip the bits in which the two (most likely) codes differ, one at a time in index order; the frames are
+        evenly spaced along that path, each decoded with the same noise."""
+        bits_a, bits_b = (self.encode(torch.stack([a, b])).cpu() > 0.5).float()
+        differ = (bits_a != bits_b).nonzero().flatten().tolist()
+        codes = []
+        for k in range(frames):
+            bits = bits_a.clone()
+            flips = differ[: round(k * len(differ) / max(frames - 1, 1))]
+            bits[flips] = bits_b[flips]
+            codes.append(bits)
+        return torch.cat([self.decode(one_hot_pairs(c[None]), steps, torch.Generator().manual_seed(seed))
+                          for c in codes])
 
 
 _PAPER = dict(  # official 32 px configuration (CIFAR-10): 68.6M UNet parameters

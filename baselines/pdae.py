@@ -86,8 +86,8 @@ class PDAEModel(nn.Module):
             hs, emb = self.unet.encode_half(x_t, t)
             return self.unet.decoder(hs, emb).float(), hs, emb
 
-    def training_loss(self, x0: Tensor, _labels: Tensor) -> Tensor:
-        z = self.encoder(x0)
+    def training_loss(self, x0: Tensor, _labels: Tensor, cond: Tensor) -> Tensor:
+        z = self.encoder(cond)
         t = torch.randint(0, 1000, (len(x0),), device=x0.device)
         noise = torch.randn_like(x0)
         eps, hs, emb = self.frozen_eps(self.diffusion.q_sample(x0, t, noise), t)
@@ -95,9 +95,9 @@ class PDAEModel(nn.Module):
         shifted = eps + _extract(self.shift_coef, t, x0.ndim) * g
         return (_extract(self.weight, t, x0.ndim) * (noise - shifted) ** 2).mean()
 
-    def latent_loss(self, x0: Tensor, _labels: Tensor) -> Tensor:
+    def latent_loss(self, x0: Tensor, _labels: Tensor, cond: Tensor) -> Tensor:
         with torch.no_grad():
-            z = self.encoder(x0)
+            z = self.encoder(cond)
         return self.latent.loss(z)
 
     def fit_latent_statistics(self, data) -> None:
@@ -109,7 +109,7 @@ class PDAEAdapter(SemanticLatentAdapter):
         self.model, self.diffusion, self.latent = model, model.diffusion, model.latent
         s = model.spec
         self.info = ModelInfo("pdae", "pdae", preset, s.image_size, s.channels, (model.z_dim,), "continuous",
-                              can_invert=True, sampler="latent DDIM + decoder DDIM with G in the noisier 70% of steps")
+                              can_invert=True, sampler="latent DDIM + decoder DDIM with G in the noisier 70% of steps", can_interpolate=True)
 
     def semantic(self, x: Tensor) -> Tensor:
         return self.model.encoder(x)

@@ -106,8 +106,8 @@ class SDVAEModel(nn.Module):
                                       self.latent_shape, betas="linear", loss="l2", per_dimension=False)
         self.lpips = load_lpips()
 
-    def autoencoder_loss(self, x: Tensor, _labels: Tensor) -> Tensor:
-        posterior = self.vae.encode(x).latent_dist
+    def autoencoder_loss(self, x: Tensor, _labels: Tensor, cond: Tensor) -> Tensor:
+        posterior = self.vae.encode(cond).latent_dist
         rec = self.vae.decode(posterior.sample()).sample.float()
         pixel = (x - rec).abs()
         if self.lpips is not None:
@@ -129,9 +129,9 @@ class SDVAEModel(nn.Module):
     def posterior_mean(self, x: Tensor) -> Tensor:
         return self.vae.encode(x).latent_dist.mean
 
-    def latent_loss(self, x: Tensor, _labels: Tensor) -> Tensor:
+    def latent_loss(self, x: Tensor, _labels: Tensor, cond: Tensor) -> Tensor:
         with torch.no_grad():
-            z = self.vae.encode(x).latent_dist.sample()
+            z = self.vae.encode(cond).latent_dist.sample()
         return self.latent.loss(z)
 
     def fit_latent_statistics(self, data) -> None:
@@ -143,7 +143,7 @@ class SDVAEAdapter(SpatialLatentAdapter):
         self.model, self.latent = model, model.latent
         s = model.spec
         self.info = ModelInfo("sdvae", "sdvae", preset, s.image_size, s.channels, model.latent_shape, "continuous",
-                              sampler="latent DDIM (eta=0) + VAE decoder")
+                              sampler="latent DDIM (eta=0) + VAE decoder", can_interpolate=True)
 
     def posterior_mean(self, x: Tensor) -> Tensor:
         return self.model.posterior_mean(x)

@@ -97,6 +97,7 @@ class ModelInfo:
     can_reconstruct: bool = True
     can_generate: bool = True
     can_invert: bool = False  # reconstruct(..., x_T="inferred") by DDIM inversion (DiffAE, PDAE)
+    can_interpolate: bool = False  # interpolate(a, b, frames=, steps=, seed=) the model's natural way
     sampler: str = ""  # the native sampler, e.g. "ancestral (I-DDPM respaced)"; recorded with every generation number
 
 
@@ -118,19 +119,24 @@ class ModelAdapter(Protocol):
         """``n`` unconditional samples in [-1, 1] with ``steps`` sampling steps."""
         ...
 
+    # Optional, announced by ``info.can_interpolate``:
+    #   interpolate(a, b, *, frames, steps, seed) -> (frames, C, H, W): a path from image a to image b (each (C, H, W))
+    #   through the latent, the model's natural way, every frame decoded with the same noise (``seed``).
+
 
 # --------------------------------------------------------------------------------------------------------------- family
 @dataclass
 class TrainStage:
     """One optimisation stage of a model family (DMZ has one; DiffAE has the autoencoder then the latent DDIM).
 
-    ``loss(images, labels)`` returns the scalar training loss of one batch; the trainer owns the loop, the optimiser
-    (AdamW), EMA, clipping, precision, seeding and checkpoints.
+    ``loss(images, labels, cond)`` returns the scalar training loss of one batch. ``cond`` is what the encoder sees: the
+    images themselves, or in paired mode (domain transfer) the source-domain images while ``images`` are the targets.
+    The trainer owns the loop, the optimiser (AdamW), EMA, clipping, precision, seeding and checkpoints.
     """
 
     name: str
     module: nn.Module  # whose parameters this stage trains
-    loss: Callable[[Tensor, Tensor], Tensor]
+    loss: Callable[[Tensor, Tensor, Tensor], Tensor]
     steps: int
     batch_size: int
     lr: float
@@ -189,7 +195,13 @@ class TaskContext:
     output_dir: Path  # for PNG grids and other artefacts beside the result
     cached_features: Callable[[str], Tensor]  # split name -> (N, D) features of that split, cached on disk
     log: Callable[[str], None] = print
-    extras: dict[str, Any] = field(default_factory=dict)
+    # Facts a task records beside its metrics: feature space and its sha256, N, reference split, sampler, x_T, ...
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def generator(self, *keys: int) -> torch.Generator:
+        """A CPU generator seeded from the run's seed and ``keys`` (e.g. the number of steps)."""
+        g = torch.Generator()
+        return g.manual_seed(hash((self.seed, *keys)) & ((1 << 62) - 1))
 
 
 @runtime_checkable
@@ -200,6 +212,7 @@ class Task(Protocol):
     version: ClassVar[str]
     Config: ClassVar[type]  # a dataclass with defaults; ``-o key=value`` sets its fields
     default_dataset: ClassVar[str]
-    requires: ClassVar[frozenset[str]]  # adapter capabilities: "encode", "reconstruct", "generate"
+    requires: ClassVar[frozenset[str]]  # adapter capabilities: "encode", "reconstruct", "generate", "interpolate"
+    training_mode: ClassVar[str]  # "" (the model as trained on the data set) or "paired" (encoder sees the source domain)
 
     def run(self, adapter: ModelAdapter, data: ImageData, config: Any, ctx: TaskContext) -> dict[str, float]: ...

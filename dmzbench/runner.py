@@ -84,15 +84,17 @@ def obtain_model(
     loaded_data: ImageData | None = None,
     progress: bool = True,
     stop_after_steps: int | None = None,
+    mode: str = "",
 ) -> LoadedModel:
-    """The model for (name, preset, dataset, seed): loaded from its checkpoint when finished, resumed when a run was
-    interrupted, trained (or, for presets without stages such as ``init``, just initialised) otherwise."""
+    """The model for (name, preset, dataset, seed, mode): loaded from its checkpoint when finished, resumed when a run
+    was interrupted, trained (or, for presets without stages such as ``init``, just initialised) otherwise.
+    ``mode="paired"`` trains the encoder on a paired data set's source images (domain transfer), keyed separately."""
     t0 = time.monotonic()
     baseline = get_baseline(name)
     check_preset(baseline, preset)
     spec = data.spec_of(dataset)
-    path = runs.checkpoint_path(name, preset, dataset, seed)
-    meta = checkpoint_meta(baseline, preset, spec, seed)
+    path = runs.checkpoint_path(name, preset, dataset, seed, mode)
+    meta = checkpoint_meta(baseline, preset, spec, seed) | {"mode": mode}
     deps = {
         role: obtain_model(dep, dep_preset, dataset, seed, device, data_root=data_root, loaded_data=loaded_data,
                            progress=progress)
@@ -121,7 +123,8 @@ def obtain_model(
             images = loaded_data or data.load(dataset, data_root)
             trainer = Trainer(device, progress=progress, console=console)
             summaries, finished = trainer.fit(
-                module, stages, images, path, meta, seed, resume_state=state, stop_after_steps=stop_after_steps
+                module, stages, images, path, meta, seed, resume_state=state, stop_after_steps=stop_after_steps,
+                paired=mode == "paired",
             )
             if not finished:
                 raise DmzbenchError(f"training of {name}/{preset} stopped early; run the same command to resume")
@@ -187,22 +190,29 @@ def run_task(
     config = apply_overrides(task_cls.Config, overrides or [])
 
     images = data.load(dataset, data_root)
-    loaded = obtain_model(model, preset, dataset, seed, device, loaded_data=images, progress=progress)
+    mode = getattr(task_cls, "training_mode", "")
+    if mode == "paired" and not images.paired:
+        paired = [n for n in registry.names("dataset") if n.startswith("edges2")]
+        raise UsageError(f"task {task} needs a paired data set ({', '.join(paired)}); {dataset} is not paired")
+    loaded = obtain_model(model, preset, dataset, seed, device, loaded_data=images, progress=progress, mode=mode)
     info = loaded.adapter.info
     missing = [cap for cap in sorted(task_cls.requires) if not getattr(info, f"can_{cap}")]
-    if missing:
-        raise UsageError(f"model {model} cannot {', '.join(missing)}, which task {task} needs; pick another model")
 
     out_dir = Path(results_dir) / task / "artifacts" / f"{model}-{preset}-{dataset}-seed{seed}"
     ctx = TaskContext(device=device, seed=seed, output_dir=out_dir, cached_features=feature_cache(loaded, images, device),
                       log=lambda msg: console.print(msg))
     t_task = time.monotonic()
-    metrics = task_cls().run(loaded.adapter, images, config, ctx)
+    if missing:  # recorded, never faked: the leaderboard shows the reason in the empty cell
+        metrics, ctx.details["skipped"] = {}, f"{model} cannot {' or '.join(missing)}"
+        console.print(f"skipped: {ctx.details['skipped']}")
+    else:
+        metrics = task_cls().run(loaded.adapter, images, config, ctx)
     record = ResultRecord(
         model={"name": model, "family": baseline.family, "preset": preset, "checkpoint_sha256": loaded.checkpoint_sha256,
                "source": registry.source("model", model), "info": dataclasses.asdict(info),
                "dependencies": loaded.dependencies},
-        task={"name": task, "version": task_cls.version, "config": dataclasses.asdict(config)},
+        task={"name": task, "version": task_cls.version, "config": dataclasses.asdict(config), "mode": mode,
+              "details": ctx.details},
         dataset={"name": dataset, "splits": images.split_sizes, "source": images.source},
         seed=seed,
         metrics={k: float(v) for k, v in metrics.items()},

@@ -7,6 +7,7 @@ model, EMA, optimiser, RNG states, stage, step, the per-step losses and the conf
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import time
@@ -119,16 +120,17 @@ class Trainer:
         *,
         resume_state: dict[str, Any] | None = None,
         stop_after_steps: int | None = None,
+        paired: bool = False,
     ) -> tuple[list[StageSummary], bool]:
         """Train ``model`` through ``stages``, checkpointing to ``checkpoint``. Returns the stage summaries and whether
         training finished (False only when ``stop_after_steps`` interrupted it, as tests do)."""
         model.to(self.device)
         state = resume_state or {"stage_index": 0, "step": 0, "summaries": [], "losses": [], "seconds": 0.0}
         summaries = [StageSummary(**s) for s in state["summaries"]]
-        images = data.train_images
-        labels = data.train_labels
+        images, labels = data.train_images, data.train_labels
+        conds = data.train_sources if paired else images
         if self.device.type == "cuda":
-            images, labels = images.to(self.device), labels.to(self.device)
+            images, labels, conds = images.to(self.device), labels.to(self.device), conds.to(self.device)
         steps_this_call = 0
 
         for stage_index in range(state["stage_index"], len(stages)):
@@ -141,7 +143,7 @@ class Trainer:
             if not resuming and stage.prepare is not None:
                 torch.manual_seed(step_seed(seed, stage_index, -1))
                 model.eval()
-                stage.prepare(data)
+                stage.prepare(dataclasses.replace(data, train_images=data.train_sources) if paired else data)
             params = [p for p in stage.module.parameters() if p.requires_grad]
             opt = torch.optim.AdamW(
                 params, lr=stage.lr, betas=stage.betas, weight_decay=stage.weight_decay,
@@ -168,8 +170,9 @@ class Trainer:
                     idx = batch_indices(len(images), stage.batch_size, seed, stage_index, step)
                     x = to_model_range(images[idx.to(images.device)]).to(self.device, non_blocking=True)
                     y = labels[idx.to(labels.device)].to(self.device)
+                    c = x if conds is images else to_model_range(conds[idx.to(conds.device)]).to(self.device)
                     with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-                        loss = stage.loss(x, y)
+                        loss = stage.loss(x, y, c)
                     loss.backward()
                     if stage.grad_clip:
                         torch.nn.utils.clip_grad_norm_(params, stage.grad_clip)

@@ -63,6 +63,7 @@ class Probe:
     Config = ProbeConfig
     default_dataset = "fashion-mnist"
     requires = frozenset({"encode"})
+    training_mode = ""
 
     def run(self, adapter: ModelAdapter, data: ImageData, config: ProbeConfig, ctx: TaskContext) -> dict[str, float]:
         def latents(split: str) -> tuple[np.ndarray, np.ndarray]:

@@ -83,3 +83,71 @@ def test_real_fashion_mnist():
     assert d.split_sizes == {"train": 60000, "test": 10000}
     assert d.train_images.shape[1:] == (1, 32, 32)
     assert sorted(d.train_labels.unique().tolist()) == list(range(10))
+
+
+def test_shapes_is_deterministic_with_8_balanced_attributes():
+    from dmzbench.data.shapes import ATTRIBUTES, make_split
+
+    x1, a1 = make_split("test")
+    x2, a2 = make_split("test")
+    assert torch.equal(x1, x2) and torch.equal(a1, a2)
+    assert x1.shape == (5000, 3, 32, 32) and a1.shape == (5000, len(ATTRIBUTES)) and len(ATTRIBUTES) >= 8
+    assert ((a1.float().mean(0) - 0.5).abs() < 0.05).all()
+    # attributes are visible: light backgrounds are brighter in the corner pixel
+    corner = x1[:, :, 0, 0].float().mean(1)
+    light = a1[:, ATTRIBUTES.index("light_background")].bool()
+    assert corner[light].mean() > corner[~light].mean() + 100
+
+
+def test_sobel_edges_are_binary_and_follow_the_object():
+    from dmzbench.data.edges2fashion import sobel_edges
+
+    img = torch.zeros(1, 1, 32, 32, dtype=torch.uint8)
+    img[:, :, 8:24, 8:24] = 200
+    edges = sobel_edges(img)
+    assert set(edges.unique().tolist()) == {0, 255}
+    assert edges[0, 0, 16, 16] == 0 and edges[0, 0, 8, 16] == 255 and edges[0, 0, 2, 2] == 0
+
+
+def _jpeg(path, array):
+    from PIL import Image
+
+    Image.fromarray(array).save(path, quality=95)
+
+
+def test_celeba64_from_torchvision_layout(tmp_path):
+    folder = tmp_path / "celeba"
+    (folder / "img_align_celeba").mkdir(parents=True)
+    names = [f"{i:06d}.jpg" for i in range(1, 7)]
+    rng = np.random.default_rng(0)
+    attr_names = ["Smiling", "Young"]
+    lines = [str(len(names)), " ".join(attr_names)]
+    for i, n in enumerate(names):
+        _jpeg(folder / "img_align_celeba" / n, rng.integers(0, 256, (218, 178, 3), dtype=np.uint8))
+        lines.append(f"{n} {1 if i % 2 else -1} {-1 if i % 3 else 1}")
+    (folder / "list_attr_celeba.txt").write_text("\n".join(lines) + "\n")
+    (folder / "list_eval_partition.txt").write_text("\n".join(f"{n} {[0, 0, 0, 1, 2, 2][i]}" for i, n in enumerate(names)))
+    for name in ("celeba64", "celeba64-d2c"):
+        d = data.load(name, tmp_path)
+        assert d.train_images.shape == (3, 3, 64, 64) and d.test_images.shape == (2, 3, 64, 64)
+        assert d.attribute_names == ("Smiling", "Young")
+        assert d.train_attributes.tolist() == [[0, 1], [1, 0], [0, 0]]
+        assert d.test_labels.tolist() == [0, 1]  # Smiling of 000005, 000006
+
+
+def test_pix2pix_side_by_side_pairs(tmp_path):
+    for split, n in (("train", 3), ("val", 2)):
+        (tmp_path / "edges2shoes" / split).mkdir(parents=True)
+        for i in range(n):
+            ab = np.zeros((256, 512, 3), np.uint8)
+            ab[:, 256:] = 200  # B (photo) half bright, A (edges) half black
+            _jpeg(tmp_path / "edges2shoes" / split / f"{i}_AB.jpg", ab)
+    d = data.load("edges2shoes", tmp_path)
+    assert d.paired and d.train_sources.shape == (3, 3, 64, 64) and d.test_images.shape == (2, 3, 64, 64)
+    assert d.train_sources.float().mean() < 10 and d.train_images.float().mean() > 190
+
+
+def test_online_sets_explain_how_to_get_them(tmp_path):
+    for name in ("celeba64", "edges2handbags"):
+        with pytest.raises(DmzbenchError, match="DMZBENCH_DATA"):
+            data.load(name, tmp_path)

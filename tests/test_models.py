@@ -42,7 +42,8 @@ def test_dmz_training_loss_is_finite_and_has_gradients_into_encoder():
     from baselines.dmz import DMZ
 
     model = DMZ().build("init", DataSpec("fashion-mnist", 32, 1, 10)).train()
-    loss = model.training_loss(torch.rand(4, 1, 32, 32) * 2 - 1, torch.zeros(4))
+    x = torch.rand(4, 1, 32, 32) * 2 - 1
+    loss = model.training_loss(x, torch.zeros(4), x)
     loss.backward()
     assert torch.isfinite(loss)
     assert model.encoder.proj.weight.grad.abs().sum() > 0

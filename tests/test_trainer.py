@@ -64,7 +64,7 @@ def test_nan_loss_stops_with_the_step_and_keeps_last_checkpoint(tmp_path):
     lin = nn.Linear(1, 1)
     calls = {"n": 0}
 
-    def loss(x, y):
+    def loss(x, y, c):
         calls["n"] += 1
         out = lin(x.mean((1, 2, 3))[:, None]).mean()
         return out * float("nan") if calls["n"] >= 4 else out

@@ -179,11 +179,14 @@ def _inception(weights: str, device: torch.device) -> FeatureSpace:
         raise UsageError(f"Inception weights file {weights} does not exist; pass the path of "
                          "weights-inception-2015-12-05-6726825d.pth")
     try:
+        import contextlib
+        import io
         import socket
 
         socket.setdefaulttimeout(15)
-        net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"],
-                                          feature_extractor_weights_path=weights or None).eval().to(device)
+        with contextlib.redirect_stderr(io.StringIO()):  # torch.hub's "Downloading: ..." line
+            net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"],
+                                              feature_extractor_weights_path=weights or None).eval().to(device)
     except Exception as exc:
         raise DmzbenchError(
             "the Inception-v3 weights for FID are not available here ("

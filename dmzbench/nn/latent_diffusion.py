@@ -100,7 +100,8 @@ class LatentDiffusion(nn.Module):
 
 @torch.no_grad()
 def training_latents(encode, data, device: torch.device, limit: int = 10_000, batch_size: int = 500) -> Tensor:
-    """``encode`` applied to the first ``limit`` training images: what stage-2 normalisation statistics come from."""
+    """``encode`` applied to the first ``limit`` training images: what stage-2 normalisation statistics come from
+    (in paired mode the trainer hands ``prepare`` the source images, which are what the encoder sees)."""
     from dmzbench.api import to_model_range
 
     images = data.train_images[:limit]

@@ -1,0 +1,55 @@
+"""Every task end to end on the untrained DMZ (``init``) with tiny settings: records, ranges, artefacts, skips."""
+
+import math
+
+import pytest
+import torch
+
+from dmzbench.errors import UsageError
+from dmzbench.runner import run_task
+from tests.conftest import REAL_FASHION
+
+pytestmark = pytest.mark.skipif(not REAL_FASHION, reason="Debian package dataset-fashion-mnist not installed")
+CPU = torch.device("cpu")
+
+
+def run(task, tmp_path, model="dmz", **kw):
+    return run_task(model, task, preset=kw.pop("preset", "init" if model != "pixels" else None), device=CPU,
+                    results_dir=tmp_path, progress=False, **kw)
+
+
+def test_auroc_on_shapes(tmp_path):
+    rec = run("auroc", tmp_path, dataset="shapes", overrides=["max_images=300"])
+    assert 0.5 <= rec.metrics["auroc_mean"] <= 1.0
+    assert len([k for k in rec.metrics if k.startswith("auroc_") and k != "auroc_mean"]) == 8
+
+
+def test_fid_records_its_feature_space_and_protocol(tmp_path):
+    rec = run("fid", tmp_path, overrides=["n_samples=16", "steps=2,3", "n_reference=500"])
+    assert set(rec.metrics) == {"fid_T2", "fid_T3"} and all(v > 0 and math.isfinite(v) for v in rec.metrics.values())
+    d = rec.task["details"]
+    assert d["features"] == "fmnist-featnet" and len(d["features_sha256"]) == 64
+    assert d["n_samples"] == 16 and d["reference"] == "train" and d["n_reference"] == 500 and d["x_T"] == "random"
+    assert (tmp_path / "fid" / "artifacts" / "dmz-init-fashion-mnist-seed0" / "samples_T2.png").exists()
+
+
+def test_recon_and_interp(tmp_path):
+    rec = run("recon", tmp_path, overrides=["n_images=8", "steps=2"])
+    assert {"psnr", "ssim", "mse", "rfid"} <= set(rec.metrics) and rec.metrics["psnr"] > 0
+    rec = run("interp", tmp_path, overrides=["n_pairs=1", "frames=3", "steps=2"])
+    assert rec.metrics["step_max_over_mean"] >= 1.0 and rec.metrics["step_mean"] >= 0
+
+
+def test_transfer_trains_in_paired_mode_keyed_separately(tmp_path):
+    from dmzbench import runs
+
+    rec = run("transfer", tmp_path, overrides=["n_images=8", "steps=2"])
+    assert rec.task["mode"] == "paired" and {"fid", "mse", "ssim"} == set(rec.metrics)
+    assert runs.checkpoint_path("dmz", "init", "edges2fashion", 0, "paired").exists()
+    with pytest.raises(UsageError, match="paired data set"):
+        run("transfer", tmp_path, dataset="fashion-mnist")
+
+
+def test_a_task_the_model_cannot_do_is_recorded_as_skipped(tmp_path):
+    rec = run("fid", tmp_path, model="pixels")
+    assert rec.metrics == {} and "cannot generate" in rec.task["details"]["skipped"]
