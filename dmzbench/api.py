@@ -216,3 +216,6 @@ class Task(Protocol):
     training_mode: ClassVar[str]  # "" (the model as trained on the data set) or "paired" (encoder sees the source domain)
 
     def run(self, adapter: ModelAdapter, data: ImageData, config: Any, ctx: TaskContext) -> dict[str, float]: ...
+
+    # Optional: ``validate(data, config)`` (a staticmethod) raises UsageError before any training when the data set
+    # cannot serve the task (e.g. AUROC on a set without attributes).

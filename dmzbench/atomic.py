@@ -12,22 +12,41 @@ from typing import Any
 
 import torch
 
+from dmzbench.errors import DmzbenchError
 
-def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write to a temp file in the same directory, fsync, then rename over ``path``."""
+
+def write_bytes(path: str | os.PathLike, data: bytes, keep_previous: bool = False) -> Path:
+    """Write to a temp file in the same directory, fsync, then rename over ``path``.
+
+    ``keep_previous`` first moves an existing ``path`` to ``<name>.prev`` (the last good checkpoint survives a later
+    corruption). A disk or permission error becomes a one-line DmzbenchError and leaves no temp file behind.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        if keep_previous and path.exists():
+            os.replace(path, previous(path))
         os.replace(tmp, path)
+    except OSError as exc:
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
+        raise DmzbenchError(f"cannot write {path}: {exc.strerror or exc}; free some space, fix the permissions, or "
+                            "point DMZBENCH_HOME / --results elsewhere") from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def previous(path: Path) -> Path:
+    return path.with_name(path.name + ".prev")
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
@@ -38,6 +57,33 @@ def torch_save(path: str | os.PathLike, obj: Any) -> Path:
     buf = io.BytesIO()
     torch.save(obj, buf)
     return write_bytes(path, buf.getvalue())
+
+
+# Checkpoints carry a content hash so that a truncated or corrupted file is detected before it is trusted.
+CHECKPOINT_MAGIC = b"DMZBENCH-CKPT-1\n"
+
+
+def save_checkpoint(path: str | os.PathLike, obj: Any) -> Path:
+    """magic + sha256(payload) + payload (a torch.save); the previous file is kept as ``<name>.prev``."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    payload = buf.getvalue()
+    return write_bytes(path, CHECKPOINT_MAGIC + hashlib.sha256(payload).digest() + payload, keep_previous=True)
+
+
+class CorruptCheckpoint(Exception):
+    pass
+
+
+def load_checkpoint_file(path: str | os.PathLike) -> Any:
+    raw = Path(path).read_bytes()
+    head = len(CHECKPOINT_MAGIC)
+    if not raw.startswith(CHECKPOINT_MAGIC) or len(raw) < head + 32:
+        raise CorruptCheckpoint("not a dmzbench checkpoint (no header)")
+    digest, payload = raw[head : head + 32], raw[head + 32 :]
+    if hashlib.sha256(payload).digest() != digest:
+        raise CorruptCheckpoint("content hash mismatch (truncated or corrupted)")
+    return torch.load(io.BytesIO(payload), map_location="cpu", weights_only=False)
 
 
 def sha256_file(path: str | os.PathLike) -> str:

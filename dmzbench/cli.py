@@ -21,7 +21,8 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    help="Train diffusion autoencoders and score them side by side.\n\nExample: dmzbench run --model dmz --task probe",
+    help="Train diffusion autoencoders and score them side by side.\n\nExample: dmzbench run --model dmz --task probe"
+    "\n\nGlobal flags (anywhere): --import FILE.py registers a local model/task; --debug shows tracebacks.",
 )
 out = Console()
 err = Console(stderr=True)
@@ -139,12 +140,62 @@ def _check_seed(seed: int) -> None:
         raise UsageError(f"--seed must be >= 0, got {seed}")
 
 
+@app.command()
+def check(
+    model: Annotated[str, typer.Option(help="Model name (registered, or from --import FILE).")],
+    preset: Annotated[Optional[str], typer.Option(help="Preset to check; default: init, else the model's default.")] = None,
+) -> None:
+    """Run the conformance suite (the one the tests use) on a model and print a pass/fail table."""
+    import torch
+
+    from dmzbench import conformance
+
+    baseline = registry.get("model", model)()
+    subject = conformance.subject_for(baseline)
+    if preset:
+        from dmzbench.runner import check_preset
+
+        check_preset(baseline, preset)
+        subject = conformance.Subject(baseline, preset, subject.spec)
+    table = Table(title=f"conformance of {model} ({subject.preset})")
+    table.add_column("check")
+    table.add_column("result")
+    table.add_column("reason")
+    failed = 0
+    for name, fn in conformance.CHECKS.items():
+        try:
+            with torch.no_grad():
+                reason = fn(subject)
+        except Exception as exc:  # a broken adapter is what this command is for: report, don't crash
+            reason = f"raised {type(exc).__name__}: {exc}"
+        failed += reason is not None
+        table.add_row(name, "[red]FAIL[/]" if reason else "[green]pass[/]", reason or "")
+    out.print(table)
+    if failed:
+        raise DmzbenchError(f"{model}: {failed} of {len(conformance.CHECKS)} conformance checks failed (see the table)")
+
+
+def _pop_option(args: list[str], flag: str) -> list[str]:
+    values = []
+    while flag in args:
+        i = args.index(flag)
+        if i + 1 >= len(args):
+            raise UsageError(f"{flag} needs a value")
+        values.append(args[i + 1])
+        del args[i : i + 2]
+    return values
+
+
 def main(argv: list[str] | None = None) -> None:
+    """Entry point. ``--debug`` (show tracebacks) and ``--import FILE`` (register a local model/task file) may stand
+    anywhere on the command line."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     if debug:
         args.remove("--debug")
     try:
+        for path in _pop_option(args, "--import"):
+            registry.import_file(path)
         app(args=args, prog_name="dmzbench")
     except DmzbenchError as exc:
         if debug:

@@ -73,3 +73,43 @@ def get(kind: str, name: str) -> Any:
 
 def source(kind: str, name: str) -> str:
     return _local[kind][name][1] if name in _local[kind] else _entries(kind)[name].source
+
+
+def import_file(path: str) -> list[str]:
+    """``dmzbench --import file.py``: run a local file and register the models (Baseline subclasses with a ``name``),
+    tasks (classes with name, version, Config and run) and data sets (classes with name, spec and load) it defines."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    from dmzbench.api import Baseline
+    from dmzbench.errors import UsageError
+
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"--import {path}: no such file; give the path of a .py file that defines a Baseline")
+    module_name = f"dmzbench_local_{file.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise DmzbenchError(f"--import {path} failed: {type(exc).__name__}: {exc}") from None
+    found = []
+    for obj in vars(module).values():
+        if not isinstance(obj, type) or obj.__module__ != module_name or not isinstance(getattr(obj, "name", None), str):
+            continue
+        if issubclass(obj, Baseline):
+            kind = "model"
+        elif all(hasattr(obj, a) for a in ("version", "Config", "run")):
+            kind = "task"
+        elif all(hasattr(obj, a) for a in ("spec", "load")):
+            kind = "dataset"
+        else:
+            continue
+        register(kind, obj.name, obj, str(file))
+        found.append(f"{kind} {obj.name}")
+    if not found:
+        raise UsageError(f"--import {path} defines no model, task or data set (a Baseline subclass with a name, ...)")
+    return found

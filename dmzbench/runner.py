@@ -14,7 +14,7 @@ from torch import nn
 
 from dmzbench import __version__, data, registry, runs
 from dmzbench.api import Baseline, DataSpec, ImageData, ModelAdapter, TaskContext, to_model_range
-from dmzbench.atomic import sha256_file, torch_save
+from dmzbench.atomic import CorruptCheckpoint, load_checkpoint_file, previous, save_checkpoint, sha256_file, torch_save
 from dmzbench.config import apply_overrides
 from dmzbench.errors import DmzbenchError, UsageError, did_you_mean
 from dmzbench.records import ResultRecord
@@ -58,18 +58,42 @@ def checkpoint_meta(baseline: Baseline, preset: str, spec: DataSpec, seed: int) 
     }
 
 
-def load_checkpoint(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
+def _differences(saved: Any, wanted: Any, prefix: str = "") -> list[str]:
+    if isinstance(saved, dict) and isinstance(wanted, dict):
+        keys = sorted(set(saved) | set(wanted))
+        return [d for k in keys for d in _differences(saved.get(k), wanted.get(k), f"{prefix}{k}.")]
+    if saved != wanted and not (isinstance(saved, (list, tuple)) and list(saved) == list(wanted or [])):
+        return [f"{prefix[:-1]} ({saved!r} in the checkpoint, {wanted!r} asked for)"]
+    return []
+
+
+def _read(path: Path) -> dict[str, Any]:
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # truncated zip, pickle garbage, permissions
+        state = load_checkpoint_file(path)
+    except CorruptCheckpoint as exc:
+        raise DmzbenchError(f"checkpoint {path} is damaged: {exc}; delete it to retrain") from None
+    except Exception as exc:  # pickle garbage, permissions
         raise DmzbenchError(f"checkpoint {path} cannot be read ({type(exc).__name__}); delete it to retrain") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise DmzbenchError(f"{path} is not a dmzbench checkpoint ({CHECKPOINT_FORMAT}); delete it to retrain")
-    differ = sorted(k for k in meta if state["meta"].get(k) != meta[k])
+    return state
+
+
+def load_checkpoint(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """Read and verify a checkpoint; a damaged one falls back to the previous good one (``<name>.prev``) when it
+    exists; one made for another model, preset config, data set, seed or mode is refused, naming the fields."""
+    try:
+        state = _read(path)
+    except DmzbenchError as damaged:
+        prev = previous(path)
+        if not prev.exists():
+            raise
+        state = _read(prev)
+        console.print(f"warning: {damaged}; using the previous good checkpoint {prev}")
+    differ = _differences(state["meta"], meta)
     if differ:
-        raise DmzbenchError(
-            f"checkpoint {path} was made for a different {', '.join(differ)} than asked for; delete it to retrain"
-        )
+        raise DmzbenchError(f"checkpoint {path} was made for another configuration: {'; '.join(differ)}; delete it "
+                            "to retrain, or ask for what it was made for")
     return state
 
 
@@ -105,7 +129,7 @@ def obtain_model(
 
     torch.manual_seed(seed)
     module = baseline.build(preset, spec)
-    state = load_checkpoint(path, meta) if path.exists() else None
+    state = load_checkpoint(path, meta) if path.exists() or previous(path).exists() else None
     if state is not None:
         module.load_state_dict(state["model"])
     else:
@@ -115,8 +139,8 @@ def obtain_model(
     if state is None or not state["done"]:
         stages = baseline.stages(module, preset, spec)
         if not stages:
-            torch_save(path, {"format": CHECKPOINT_FORMAT, "meta": meta, "model": module.state_dict(), "done": True,
-                              "summaries": [], "stage_index": 0, "step": 0})
+            save_checkpoint(path, {"format": CHECKPOINT_FORMAT, "meta": meta, "model": module.state_dict(),
+                                   "done": True, "summaries": [], "stage_index": 0, "step": 0})
         else:
             if state is not None:
                 console.print(f"resuming {name}/{preset} on {dataset} (seed {seed}) from {path}")
@@ -137,10 +161,16 @@ def obtain_model(
 
 @torch.no_grad()
 def encode_all(adapter: ModelAdapter, images: torch.Tensor, device: torch.device, batch_size: int = 500) -> torch.Tensor:
-    chunks = [
-        adapter.encode(to_model_range(images[i : i + batch_size]).to(device)).float().cpu()
-        for i in range(0, len(images), batch_size)
-    ]
+    dim = int(torch.tensor(adapter.info.latent_shape).prod())
+    chunks = []
+    for i in range(0, len(images), batch_size):
+        z = adapter.encode(to_model_range(images[i : i + batch_size]).to(device))
+        n = len(images[i : i + batch_size])
+        if not isinstance(z, torch.Tensor) or tuple(z.shape) != (n, dim):
+            got = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
+            raise DmzbenchError(f"model {adapter.info.name}'s encode returned {got} for {n} images, expected ({n}, {dim}) "
+                                "from its latent_shape; fix the adapter (dmzbench check --model NAME shows all checks)")
+        chunks.append(z.float().cpu())
     return torch.cat(chunks)
 
 
@@ -190,6 +220,8 @@ def run_task(
     config = apply_overrides(task_cls.Config, overrides or [])
 
     images = data.load(dataset, data_root)
+    if hasattr(task_cls, "validate"):  # data/config checks that must fail before any training
+        task_cls.validate(images, config)
     mode = getattr(task_cls, "training_mode", "")
     if mode == "paired" and not images.paired:
         paired = [n for n in registry.names("dataset") if n.startswith("edges2")]

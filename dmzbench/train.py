@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -22,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch import Tensor, nn
 
 from dmzbench.api import ImageData, TrainStage, to_model_range
-from dmzbench.atomic import torch_save
+from dmzbench.atomic import save_checkpoint
 from dmzbench.errors import DmzbenchError
 
 CHECKPOINT_FORMAT = "dmzbench-checkpoint-1"
@@ -80,13 +81,15 @@ class Trainer:
         self,
         device: torch.device,
         *,
-        save_every_s: float = 120.0,
+        save_every_s: float | None = None,
         log_every: int = 10,
         progress: bool = True,
         console: Console | None = None,
     ):
         self.device = device
-        self.save_every_s = save_every_s
+        # How often a running stage checkpoints (seconds); $DMZBENCH_SAVE_EVERY_S overrides (0 = every step).
+        env = os.environ.get("DMZBENCH_SAVE_EVERY_S")
+        self.save_every_s = save_every_s if save_every_s is not None else float(env) if env else 120.0
         self.log_every = log_every
         self.progress = progress
         self.console = console or Console(stderr=True)
@@ -97,7 +100,7 @@ class Trainer:
 
     # ---------------------------------------------------------------------------------------------------- checkpoint
     def _save(self, path: Path, model: nn.Module, meta: dict, state: dict) -> None:
-        torch_save(
+        save_checkpoint(
             path,
             {
                 "format": CHECKPOINT_FORMAT,
@@ -200,7 +203,7 @@ class Trainer:
                         rate = (step + 1 - start) * stage.batch_size / max(elapsed - seconds, 1e-9)
                         bar.update(task, completed=step + 1, loss=f"{values[-1]:.4f}", rate=f"{rate:,.0f} img/s")
                     interrupted = stop_after_steps is not None and steps_this_call >= stop_after_steps and not done
-                    if (time.monotonic() - last_save > self.save_every_s and not done) or interrupted:
+                    if (time.monotonic() - last_save >= self.save_every_s and not done) or interrupted:
                         if pending:
                             losses.extend(torch.stack(pending).tolist())
                             pending.clear()

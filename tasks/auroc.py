@@ -59,10 +59,14 @@ class AUROC:
     requires = frozenset({"encode"})
     training_mode = ""
 
-    def run(self, adapter: ModelAdapter, data: ImageData, config: AUROCConfig, ctx: TaskContext) -> dict[str, float]:
-        attrs = data.attributes(config.split)
-        if attrs is None:
+    @staticmethod
+    def validate(data: ImageData, config: AUROCConfig) -> None:
+        if data.attributes(config.split) is None:
             raise UsageError(f"data set {data.spec.name} has no attributes; use shapes or celeba64 for auroc")
+
+    def run(self, adapter: ModelAdapter, data: ImageData, config: AUROCConfig, ctx: TaskContext) -> dict[str, float]:
+        self.validate(data, config)
+        attrs = data.attributes(config.split)
         n = min(config.max_images, len(attrs))
         x = ctx.cached_features(config.split)[:n].double().numpy()
         scores, skipped = attribute_aurocs(x, attrs[:n].numpy(), config.max_iter)

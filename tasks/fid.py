@@ -15,7 +15,7 @@ import torch
 
 from dmzbench.api import ImageData, ModelAdapter, TaskContext
 from dmzbench.images import in_batches, save_grid, to_uint8
-from dmzbench.metrics.features import resolve
+from dmzbench.metrics.features import check_space_name, resolve
 from dmzbench.metrics.frechet import GaussianStats, frechet_distance
 
 
@@ -30,6 +30,7 @@ class FIDConfig:
     batch_size: int = 250
 
     def __post_init__(self):
+        check_space_name(self.features)
         if self.n_samples < 2 or self.batch_size < 1 or self.n_reference < 0:
             raise ValueError("n_samples must be >= 2, batch_size >= 1 and n_reference >= 0")
         if not self.steps or min(self.steps) < 1:

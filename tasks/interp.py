@@ -16,7 +16,7 @@ import torch
 
 from dmzbench.api import ImageData, ModelAdapter, TaskContext, to_model_range
 from dmzbench.images import save_grid, to_uint8
-from dmzbench.metrics.features import resolve
+from dmzbench.metrics.features import check_space_name, resolve
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class InterpConfig:
     inception_weights: str = ""
 
     def __post_init__(self):
+        check_space_name(self.features)
         if self.n_pairs < 1 or self.frames < 3 or self.steps < 1:
             raise ValueError("n_pairs must be >= 1, frames >= 3 and steps >= 1")
 

@@ -13,7 +13,7 @@ import torch
 
 from dmzbench.api import ImageData, ModelAdapter, TaskContext, to_model_range
 from dmzbench.images import in_batches, save_grid, to_uint8
-from dmzbench.metrics.features import resolve
+from dmzbench.metrics.features import check_space_name, resolve
 from dmzbench.metrics.frechet import GaussianStats, frechet_distance
 from dmzbench.metrics.image import mse, ssim, to_unit
 
@@ -27,6 +27,7 @@ class TransferConfig:
     batch_size: int = 100
 
     def __post_init__(self):
+        check_space_name(self.features)
         if self.n_images < 2 or self.steps < 1 or self.batch_size < 1:
             raise ValueError("n_images must be >= 2, steps >= 1 and batch_size >= 1")
 

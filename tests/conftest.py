@@ -16,7 +16,12 @@ def isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv("DMZBENCH_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("DMZBENCH_DATA", raising=False)
     torch.manual_seed(0)
-    return tmp_path / "home"
+    from dmzbench import registry
+
+    saved = {kind: dict(entries) for kind, entries in registry._local.items()}
+    yield tmp_path / "home"
+    for kind in registry._local:  # models registered by hand in a test (--import, fault tests) do not leak
+        registry._local[kind] = saved[kind]
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:

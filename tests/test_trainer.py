@@ -5,19 +5,14 @@ import torch
 from torch import nn
 
 from dmzbench.api import TrainStage
+from dmzbench.atomic import load_checkpoint_file
 from dmzbench.errors import DmzbenchError
 from dmzbench.runner import load_checkpoint
 from dmzbench.train import CHECKPOINT_FORMAT, Trainer, summarise
 from tests.conftest import tiny_data
-from baselines.dmz import DMZ
-
-TINY = dict(bits=4, encoder_widths=[8, 8, 8, 8], channels=8, channel_mult=(1, 2), layers_per_block=1,
-            cross_attention_levels=(1,), heads=2, dropout=0.1, input_perturbation=0.15, steps=6, batch_size=8,
-            lr=1e-3, ema=0.9)
 
 
-class TinyDMZ(DMZ):
-    presets = {"tiny": TINY}
+from tests.fault_helpers import TinyDMZ
 
 
 def _train(tmp_path, name, stop_after=None, resume=False):
@@ -47,13 +42,13 @@ def test_resume_is_bit_exact(tmp_path):
     for (k, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), k
     assert full_summary == [s.__class__(**{**s.__dict__, "seconds": full_summary[0].seconds}) for s in resumed_summary]
-    ckpt = torch.load(path, weights_only=False)
+    ckpt = load_checkpoint_file(path)
     assert ckpt["format"] == CHECKPOINT_FORMAT and ckpt["done"] and {"model", "rng", "meta"} <= set(ckpt)
 
 
 def test_interrupted_checkpoint_holds_everything_needed(tmp_path):
     _, _, _, path = _train(tmp_path, "part", stop_after=2)
-    ckpt = torch.load(path, weights_only=False)
+    ckpt = load_checkpoint_file(path)
     assert not ckpt["done"] and ckpt["step"] == 2
     assert {"optimizer", "ema", "rng", "losses", "model", "meta", "stage_index"} <= set(ckpt)
     assert len(ckpt["losses"]) == 2

@@ -73,6 +73,12 @@ PINNED = {
 DEFAULT_SPACE = {"fashion-mnist": "fmnist-featnet", "edges2fashion": "fmnist-featnet", "shapes": "shapes-featnet"}
 
 
+def check_space_name(space: str) -> None:
+    """For config validation: fail on a misspelt feature space before any work is done."""
+    if space not in ("pinned", "inception", *PINNED):
+        raise ValueError(f"unknown feature space '{space}'; use pinned, inception or one of {', '.join(PINNED)}")
+
+
 @lru_cache(maxsize=None)
 def load_pinned(name: str) -> FeatNet:
     space = PINNED[name]
