@@ -148,9 +148,11 @@ class Trainer:
                 model.eval()
                 stage.prepare(dataclasses.replace(data, train_images=data.train_sources) if paired else data)
             params = [p for p in stage.module.parameters() if p.requires_grad]
-            opt = torch.optim.AdamW(
-                params, lr=stage.lr, betas=stage.betas, weight_decay=stage.weight_decay,
-                fused=self.device.type == "cuda",
+            if not params and stage.steps:
+                raise DmzbenchError(f"stage '{stage.name}' has {stage.steps} steps but nothing to train")
+            opt = torch.optim.AdamW(  # a stage may have no parameters (PCA fits in prepare): a dummy keeps one path
+                params or [torch.zeros(1, requires_grad=True)], lr=stage.lr, betas=stage.betas,
+                weight_decay=stage.weight_decay, fused=self.device.type == "cuda" and bool(params),
             )
             ema = [p.detach().clone() for p in params]
             if resuming:

@@ -1,0 +1,44 @@
+"""A third-party package (examples/dmzbench-pca) is discovered and scored with no change to dmzbench."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REAL_FASHION
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def installed_pca(tmp_path_factory):
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                    "--target", str(target), str(REPO / "examples" / "dmzbench-pca")], check=True,
+                   capture_output=True)
+    return target
+
+
+def _dmzbench(site, home, *args):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
+               DMZBENCH_HOME=str(home))
+    return subprocess.run([sys.executable, "-m", "dmzbench", *args], capture_output=True, text=True, env=env)
+
+
+def test_plugin_is_listed_and_passes_conformance(installed_pca, tmp_path):
+    listing = _dmzbench(installed_pca, tmp_path, "ls", "models")
+    assert listing.returncode == 0 and "pca" in listing.stdout and "dmzbench-pca" in listing.stdout
+    check = _dmzbench(installed_pca, tmp_path, "check", "--model", "pca")
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+@pytest.mark.skipif(not REAL_FASHION, reason="Debian package dataset-fashion-mnist not installed")
+def test_plugin_is_scored_by_the_probe(installed_pca, tmp_path):
+    run = _dmzbench(installed_pca, tmp_path, "run", "--model", "pca", "--task", "probe", "-o", "protocol=split",
+                    "--json", "--results", str(tmp_path / "results"))
+    assert run.returncode == 0, run.stderr[-2000:]
+    record = json.loads(run.stdout)
+    assert record["model"]["source"] == "dmzbench-pca" and 0.6 < record["metrics"]["accuracy"] < 0.9
