@@ -119,12 +119,18 @@ def run(
 @app.command()
 def leaderboard(
     results: Annotated[Path, typer.Option(help="Folder of result records.")] = Path("results"),
-    out_dir: Annotated[Path, typer.Option("--out", help="Where the tables go.")] = Path("leaderboards/local"),
+    out_dir: Annotated[Path, typer.Option("--out", help="Where the page goes.")] = Path("leaderboards/local"),
+    title: Annotated[str, typer.Option(help="Page title.")] = "dmzbench leaderboard",
+    check_only: Annotated[bool, typer.Option("--check", help="Fail if the page in --out no longer matches.")] = False,
 ) -> None:
-    """Build Markdown and CSV leaderboards from result records."""
+    """Build the leaderboard (Markdown, CSV, plots, static HTML) from result records, or --check a committed one."""
     from dmzbench import leaderboard as lb
 
-    for path in lb.write(results, out_dir):
+    if check_only:
+        lb.check(results, out_dir, title)
+        out.print(f"{out_dir / 'leaderboard.md'} matches the records in {results}")
+        return
+    for path in lb.write(results, out_dir, title):
         out.print(f"wrote {path}")
 
 
