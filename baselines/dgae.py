@@ -28,7 +28,7 @@ from dmzbench.api import Baseline, DataSpec, ModelInfo, TrainStage
 from dmzbench.diffusion.sampling import randn
 from dmzbench.errors import UsageError
 from dmzbench.nn.adm_unet import ADMUNet, UNetConfig
-from dmzbench.nn.latent_diffusion import LatentDiffusion, spatial_latent_unet, training_latents
+from dmzbench.nn.latent_diffusion import LatentDiffusion, latent_stage, spatial_latent_unet
 from dmzbench.nn.perceptual import load_lpips, lpips_status
 
 SMOKE = dict(
@@ -101,13 +101,8 @@ class DGAEModel(nn.Module):
     def posterior_mean(self, x: Tensor) -> Tensor:
         return self.posterior(x).mean
 
-    def latent_loss(self, x: Tensor, _labels: Tensor, cond: Tensor) -> Tensor:
-        with torch.no_grad():
-            z = self.posterior(cond).sample()
-        return self.latent.loss(z)
-
-    def fit_latent_statistics(self, data) -> None:
-        self.latent.fit_statistics(training_latents(self.posterior_mean, data, next(self.parameters()).device))
+    def posterior_sample(self, x: Tensor) -> Tensor:
+        return self.posterior(x).sample()
 
 
 class DGAEAdapter(SpatialLatentAdapter):
@@ -149,8 +144,8 @@ class DGAE(Baseline):
         return [
             TrainStage("autoencoder", autoencoder, model.autoencoder_loss, cfg["steps"], cfg["batch_size"], cfg["lr"],
                        weight_decay=cfg["weight_decay"], betas=(0.9, 0.95), ema_decay=cfg["ema"]),
-            TrainStage("latent-diffusion", model.latent, model.latent_loss, cfg["latent_steps"], cfg["latent_batch"],
-                       cfg["latent_lr"], ema_decay=cfg["ema"], prepare=model.fit_latent_statistics),
+            latent_stage("latent-diffusion", model.latent, model.posterior_sample, model.posterior_mean,
+                         steps=cfg["latent_steps"], batch_size=cfg["latent_batch"], lr=cfg["latent_lr"], ema=cfg["ema"]),
         ]
 
     def adapter(self, model: DGAEModel, preset: str, spec: DataSpec) -> DGAEAdapter:

@@ -27,7 +27,7 @@ from dmzbench.api import Baseline, DataSpec, ModelInfo, TrainStage
 from dmzbench.diffusion import GaussianDiffusion, named_betas
 from dmzbench.errors import UsageError
 from dmzbench.nn.adm_unet import ADMEncoder, ADMUNet, UNetConfig
-from dmzbench.nn.latent_diffusion import LatentDiffusion, LatentMLPSkip, training_latents
+from dmzbench.nn.latent_diffusion import LatentDiffusion, LatentMLPSkip, latent_stage
 
 SMOKE = dict(
     image_size=None, channels=32, channel_mult=(1, 2, 2), num_res_blocks=1, attention_resolutions=(16,), dropout=0.0,
@@ -77,13 +77,6 @@ class DiffAEModel(nn.Module):
         noise = torch.randn_like(x0)
         return ((self.unet(self.diffusion.q_sample(x0, t, noise), t, z).float() - noise) ** 2).mean()
 
-    def latent_loss(self, x0: Tensor, _labels: Tensor, cond: Tensor) -> Tensor:
-        with torch.no_grad():
-            z = self.encoder(cond)
-        return self.latent.loss(z)
-
-    def fit_latent_statistics(self, data) -> None:
-        self.latent.fit_statistics(training_latents(self.encoder, data, next(self.parameters()).device))
 
 
 class DiffAEAdapter(SemanticLatentAdapter):
@@ -118,8 +111,8 @@ class DiffAE(Baseline):
         return [
             TrainStage("autoencoder", autoencoder, model.autoencoder_loss, cfg["steps"], cfg["batch_size"], cfg["lr"],
                        ema_decay=cfg["ema"]),
-            TrainStage("latent-ddim", model.latent, model.latent_loss, cfg["latent_steps"], cfg["latent_batch"],
-                       cfg["latent_lr"], ema_decay=cfg["ema"], prepare=model.fit_latent_statistics),
+            latent_stage("latent-ddim", model.latent, model.encoder, model.encoder, steps=cfg["latent_steps"],
+                         batch_size=cfg["latent_batch"], lr=cfg["latent_lr"], ema=cfg["ema"]),
         ]
 
     def adapter(self, model: DiffAEModel, preset: str, spec: DataSpec) -> DiffAEAdapter:

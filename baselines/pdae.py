@@ -31,7 +31,7 @@ from dmzbench.api import Baseline, DataSpec, ModelInfo, TrainStage
 from dmzbench.diffusion import GaussianDiffusion, named_betas, space_timesteps
 from dmzbench.diffusion.gaussian import _extract
 from dmzbench.nn.adm_unet import ADMUNet, AttentionBlock, norm
-from dmzbench.nn.latent_diffusion import LatentDiffusion, LatentMLPSkip, training_latents
+from dmzbench.nn.latent_diffusion import LatentDiffusion, LatentMLPSkip, latent_stage
 
 G_FRACTION = 0.7  # G is used in the noisier 70% of the sampling steps
 
@@ -95,13 +95,6 @@ class PDAEModel(nn.Module):
         shifted = eps + _extract(self.shift_coef, t, x0.ndim) * g
         return (_extract(self.weight, t, x0.ndim) * (noise - shifted) ** 2).mean()
 
-    def latent_loss(self, x0: Tensor, _labels: Tensor, cond: Tensor) -> Tensor:
-        with torch.no_grad():
-            z = self.encoder(cond)
-        return self.latent.loss(z)
-
-    def fit_latent_statistics(self, data) -> None:
-        self.latent.fit_statistics(training_latents(self.encoder, data, next(self.parameters()).device))
 
 
 class PDAEAdapter(SemanticLatentAdapter):
@@ -150,8 +143,8 @@ class PDAE(Baseline):
         return [
             TrainStage("autoencoder", trainable, model.training_loss, cfg["steps"], cfg["batch_size"], cfg["lr"],
                        ema_decay=cfg["ema"]),
-            TrainStage("latent-dpm", model.latent, model.latent_loss, cfg["latent_steps"], cfg["latent_batch"],
-                       cfg["latent_lr"], ema_decay=cfg["ema"], prepare=model.fit_latent_statistics),
+            latent_stage("latent-dpm", model.latent, model.encoder, model.encoder, steps=cfg["latent_steps"],
+                         batch_size=cfg["latent_batch"], lr=cfg["latent_lr"], ema=cfg["ema"]),
         ]
 
     def adapter(self, model: PDAEModel, preset: str, spec: DataSpec) -> PDAEAdapter:

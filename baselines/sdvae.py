@@ -30,7 +30,7 @@ from torch.func import functional_call
 from dmzbench.adapters import SpatialLatentAdapter
 from dmzbench.api import Baseline, DataSpec, ModelInfo, TrainStage
 from dmzbench.errors import UsageError
-from dmzbench.nn.latent_diffusion import LatentDiffusion, spatial_latent_unet, training_latents
+from dmzbench.nn.latent_diffusion import LatentDiffusion, latent_stage, spatial_latent_unet
 from dmzbench.nn.perceptual import load_lpips, lpips_status
 
 SMOKE = dict(
@@ -129,13 +129,8 @@ class SDVAEModel(nn.Module):
     def posterior_mean(self, x: Tensor) -> Tensor:
         return self.vae.encode(x).latent_dist.mean
 
-    def latent_loss(self, x: Tensor, _labels: Tensor, cond: Tensor) -> Tensor:
-        with torch.no_grad():
-            z = self.vae.encode(cond).latent_dist.sample()
-        return self.latent.loss(z)
-
-    def fit_latent_statistics(self, data) -> None:
-        self.latent.fit_statistics(training_latents(self.posterior_mean, data, next(self.parameters()).device))
+    def posterior_sample(self, x: Tensor) -> Tensor:
+        return self.vae.encode(x).latent_dist.sample()
 
 
 class SDVAEAdapter(SpatialLatentAdapter):
@@ -177,8 +172,8 @@ class SDVAE(Baseline):
         return [
             TrainStage("autoencoder", autoencoder, model.autoencoder_loss, cfg["steps"], cfg["batch_size"], cfg["lr"],
                        betas=(0.5, 0.9), ema_decay=cfg["ema"], grad_clip=None),
-            TrainStage("latent-diffusion", model.latent, model.latent_loss, cfg["latent_steps"], cfg["latent_batch"],
-                       cfg["latent_lr"], ema_decay=cfg["ema"], prepare=model.fit_latent_statistics),
+            latent_stage("latent-diffusion", model.latent, model.posterior_sample, model.posterior_mean,
+                         steps=cfg["latent_steps"], batch_size=cfg["latent_batch"], lr=cfg["latent_lr"], ema=cfg["ema"]),
         ]
 
     def adapter(self, model: SDVAEModel, preset: str, spec: DataSpec) -> SDVAEAdapter:

@@ -121,16 +121,17 @@ def leaderboard(
     results: Annotated[Path, typer.Option(help="Folder of result records.")] = Path("results"),
     out_dir: Annotated[Path, typer.Option("--out", help="Where the page goes.")] = Path("leaderboards/local"),
     title: Annotated[str, typer.Option(help="Page title.")] = "dmzbench leaderboard",
+    note: Annotated[str, typer.Option(help="A note shown under the title.")] = "",
     check_only: Annotated[bool, typer.Option("--check", help="Fail if the page in --out no longer matches.")] = False,
 ) -> None:
     """Build the leaderboard (Markdown, CSV, plots, static HTML) from result records, or --check a committed one."""
     from dmzbench import leaderboard as lb
 
     if check_only:
-        lb.check(results, out_dir, title)
+        lb.check(results, out_dir, title, note)
         out.print(f"{out_dir / 'leaderboard.md'} matches the records in {results}")
         return
-    for path in lb.write(results, out_dir, title):
+    for path in lb.write(results, out_dir, title, note):
         out.print(f"wrote {path}")
 
 
@@ -144,6 +145,47 @@ def _root(version: Annotated[bool, typer.Option("--version", help="Print the ver
 def _check_seed(seed: int) -> None:
     if seed < 0:
         raise UsageError(f"--seed must be >= 0, got {seed}")
+
+
+@app.command()
+def suite(
+    name: Annotated[str, typer.Argument(help="ci, small or tiny (see dmzbench/suites.py)")],
+    results: Annotated[Path, typer.Option(help="Where the suite's result records go.")] = Path("results"),
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Also build the leaderboard here.")] = None,
+    models: Annotated[Optional[str], typer.Option(help="Comma-separated subset of the built-in models.")] = None,
+    tasks: Annotated[Optional[str], typer.Option(help="Comma-separated subset of the tasks.")] = None,
+    seed: Seed = 0,
+    device: Device = "auto",
+) -> None:
+    """Run a named suite (models x presets x tasks) and optionally build its leaderboard page."""
+    import time
+
+    from dmzbench import runner, runs, suites
+
+    if name not in suites.SUITES:
+        from dmzbench.errors import did_you_mean
+
+        raise did_you_mean("suite", name, suites.SUITES)
+    chosen = suites.SUITES[name]
+    model_list = models.split(",") if models else list(suites.BUILTIN_MODELS)
+    task_list = tasks.split(",") if tasks else list(suites.TASK_DATASETS)
+    for t in task_list:
+        if t not in suites.TASK_DATASETS:
+            from dmzbench.errors import did_you_mean
+
+            raise did_you_mean("task", t, suites.TASK_DATASETS)
+    plan = suites.plan(chosen, model_list, task_list, lambda m: runner.get_baseline(m).presets)
+    dev = runs.resolve_device(device)
+    t0 = time.monotonic()
+    for i, (model, preset, task, dataset, options) in enumerate(plan, 1):
+        err.print(f"[{i}/{len(plan)}] {model}/{preset or 'default'} {task} on {dataset}")
+        runner.run_task(model, task, dataset=dataset, preset=preset, seed=seed, overrides=options, device=dev,
+                        results_dir=results)
+    err.print(f"suite {name}: {len(plan)} runs in {time.monotonic() - t0:.0f} s")
+    if out_dir is not None:
+        from dmzbench import leaderboard as lb
+
+        lb.write(results, out_dir, f"dmzbench leaderboard: {name} suite", chosen.note)
 
 
 @app.command()

@@ -94,3 +94,19 @@ def test_html_page_in_headless_chromium(results, tmp_path):
     # sort table 0 by its accuracy column (index 3), descending: pixels (0.84) first
     after = _first_column(_dom(page, "#sort=0:3:-1"), 0)
     assert after[0] == "pixels" and after != before and sorted(after) == sorted(before)
+
+
+@pytest.mark.skipif(not __import__("tests.conftest").conftest.REAL_FASHION, reason="needs Fashion-MNIST")
+def test_tiny_suite_runs_every_task_and_builds_the_page(tmp_path, capsys):
+    from dmzbench.cli import main
+
+    try:
+        main(["suite", "tiny", "--models", "dmz,pixels", "--results", str(tmp_path / "r"), "--out",
+              str(tmp_path / "page"), "--device", "cpu"])
+    except SystemExit as exc:
+        assert exc.code in (0, None), capsys.readouterr().err
+    records = list((tmp_path / "r").rglob("*.json"))
+    assert len([r for r in records if "artifacts" not in r.parts]) == 12  # 2 models x 6 tasks
+    page = (tmp_path / "page" / "leaderboard.md").read_text()
+    assert "skipped: pixels cannot generate" in page and "| dmz | init |" in page
+    assert "Machinery test" in page

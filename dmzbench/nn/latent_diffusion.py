@@ -107,3 +107,20 @@ def training_latents(encode, data, device: torch.device, limit: int = 10_000, ba
     images = data.train_images[:limit]
     return torch.cat([encode(to_model_range(images[i : i + batch_size]).to(device)).float()
                       for i in range(0, len(images), batch_size)])
+
+
+def latent_stage(name: str, latent: LatentDiffusion, encode_sample, encode_mean, *, steps: int, batch_size: int,
+                 lr: float, ema: float):
+    """The second training stage every latent-generation family has: fit the normalisation statistics on the encoder's
+    (mean) latents of the training set, then train ``latent`` on (sampled) latents of the frozen encoder."""
+    from dmzbench.api import TrainStage
+
+    def loss(_x: Tensor, _labels: Tensor, cond: Tensor) -> Tensor:
+        with torch.no_grad():
+            z = encode_sample(cond)
+        return latent.loss(z)
+
+    def prepare(data) -> None:
+        latent.fit_statistics(training_latents(encode_mean, data, latent.mean.device))
+
+    return TrainStage(name, latent, loss, steps, batch_size, lr, ema_decay=ema, prepare=prepare)
