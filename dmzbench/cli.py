@@ -78,6 +78,10 @@ def train(
     baseline = runner.get_baseline(model)
     loaded = runner.obtain_model(model, preset or baseline.default_preset, dataset, seed, runs.resolve_device(device),
                                  data_root=data_root)
+    from dmzbench import distributed
+
+    if not distributed.is_main():
+        return
     out.print(json.dumps({"checkpoint": str(loaded.checkpoint), "sha256": loaded.checkpoint_sha256,
                           "train": train_summary(loaded.summaries)}, indent=2))
 
@@ -104,6 +108,8 @@ def run(
     _check_seed(seed)
     record = runner.run_task(model, task, dataset=dataset, preset=preset, seed=seed, overrides=option or [],
                              device=runs.resolve_device(device), results_dir=results, data_root=data_root)
+    if record is None:  # a non-zero torchrun rank
+        return
     if as_json:
         print(json.dumps(record.to_dict(), indent=2))
         return

@@ -206,7 +206,8 @@ def run_task(
     results_dir: Path = Path("results"),
     data_root: str | None = None,
     progress: bool = True,
-) -> ResultRecord:
+) -> ResultRecord | None:
+    """Run one task on one model and write its record; None on non-zero ranks of a torchrun launch."""
     t0 = time.monotonic()
     task_cls = registry.get("task", task)
     baseline = get_baseline(model)
@@ -227,6 +228,10 @@ def run_task(
         paired = [n for n in registry.names("dataset") if n.startswith("edges2")]
         raise UsageError(f"task {task} needs a paired data set ({', '.join(paired)}); {dataset} is not paired")
     loaded = obtain_model(model, preset, dataset, seed, device, loaded_data=images, progress=progress, mode=mode)
+    from dmzbench import distributed
+
+    if not distributed.is_main():  # under torchrun the other ranks only helped train
+        return None
     info = loaded.adapter.info
     missing = [cap for cap in sorted(task_cls.requires) if not getattr(info, f"can_{cap}")]
 

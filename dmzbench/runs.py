@@ -32,7 +32,15 @@ def features_path(key: str) -> Path:
 
 
 def resolve_device(spec: str = "auto") -> torch.device:
-    """``auto`` (CUDA if present, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
+    """``auto`` (CUDA if present, else CPU), ``cpu``, ``cuda`` or ``cuda:N``. Under torchrun, this rank's device."""
+    from dmzbench import distributed
+
+    rank_device = distributed.setup()
+    if rank_device is not None or distributed.world()[1] > 1:
+        import os
+
+        return rank_device or torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0"))
+                                           if torch.cuda.is_available() else "cpu")
     if spec == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from dmzbench.api import ImageData, TrainStage, to_model_range
 from dmzbench.atomic import save_checkpoint
+from dmzbench import distributed
 from dmzbench.errors import DmzbenchError
 
 CHECKPOINT_FORMAT = "dmzbench-checkpoint-1"
@@ -100,6 +101,8 @@ class Trainer:
 
     # ---------------------------------------------------------------------------------------------------- checkpoint
     def _save(self, path: Path, model: nn.Module, meta: dict, state: dict) -> None:
+        if not distributed.is_main():  # rank 0 alone writes
+            return
         save_checkpoint(
             path,
             {
@@ -128,6 +131,7 @@ class Trainer:
         """Train ``model`` through ``stages``, checkpointing to ``checkpoint``. Returns the stage summaries and whether
         training finished (False only when ``stop_after_steps`` interrupted it, as tests do)."""
         model.to(self.device)
+        rank, world = distributed.world()
         state = resume_state or {"stage_index": 0, "step": 0, "summaries": [], "losses": [], "seconds": 0.0}
         summaries = [StageSummary(**s) for s in state["summaries"]]
         images, labels = data.train_images, data.train_labels
@@ -164,6 +168,19 @@ class Trainer:
 
             model.eval()  # only the stage's own module trains; frozen parts (earlier stages) stay in eval mode
             stage.module.train()
+            step_loss = stage.loss
+            if world > 1:
+                if stage.batch_size % world:
+                    raise DmzbenchError(f"global batch {stage.batch_size} of stage '{stage.name}' does not split over "
+                                        f"{world} processes; use a process count that divides it")
+                from torch.nn.parallel import DistributedDataParallel
+
+                step_loss = DistributedDataParallel(
+                    distributed.LossModule(stage.module, stage.loss),
+                    device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                    find_unused_parameters=True,  # e.g. SD-VAE's discriminator before it starts
+                )
+            shard = stage.batch_size // world
             pending: list[Tensor] = []
             last_save = time.monotonic()
             t_begin = time.monotonic() - seconds
@@ -171,13 +188,16 @@ class Trainer:
             with bar:
                 task = bar.add_task(stage.name, total=stage.steps, completed=start, loss="", rate="")
                 for step in range(start, stage.steps):
-                    torch.manual_seed(step_seed(seed, stage_index, step))
+                    # Each rank draws its own noise (rank 0's matches a single-process run's) ...
+                    torch.manual_seed(step_seed(seed, stage_index, step, *([rank] if rank else [])))
+                    # ... and takes its shard of the same global batch.
                     idx = batch_indices(len(images), stage.batch_size, seed, stage_index, step)
+                    idx = idx[rank * shard : (rank + 1) * shard]
                     x = to_model_range(images[idx.to(images.device)]).to(self.device, non_blocking=True)
                     y = labels[idx.to(labels.device)].to(self.device)
                     c = x if conds is images else to_model_range(conds[idx.to(conds.device)]).to(self.device)
                     with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-                        loss = stage.loss(x, y, c)
+                        loss = step_loss(x, y, c)
                     loss.backward()
                     if stage.grad_clip:
                         torch.nn.utils.clip_grad_norm_(params, stage.grad_clip)
@@ -192,7 +212,7 @@ class Trainer:
 
                     done = step + 1 == stage.steps
                     if len(pending) >= self.log_every or done:  # read losses back in batches: one sync per N steps
-                        values = torch.stack(pending).tolist()
+                        values = distributed.mean_across_ranks(torch.stack(pending)).tolist()
                         pending.clear()
                         bad = [v for v in values if not math.isfinite(v)]
                         if bad:
@@ -207,7 +227,7 @@ class Trainer:
                     interrupted = stop_after_steps is not None and steps_this_call >= stop_after_steps and not done
                     if (time.monotonic() - last_save >= self.save_every_s and not done) or interrupted:
                         if pending:
-                            losses.extend(torch.stack(pending).tolist())
+                            losses.extend(distributed.mean_across_ranks(torch.stack(pending)).tolist())
                             pending.clear()
                         self._save(checkpoint, model, meta, {
                             "done": False, "stage_index": stage_index, "step": step + 1,
@@ -229,6 +249,7 @@ class Trainer:
                 "summaries": [asdict(s) for s in summaries], "losses": [], "seconds": 0.0,
             })
         model.eval()
+        distributed.barrier()  # the other ranks wait for rank 0's final checkpoint
         return summaries, True
 
     def _bar(self, stage: TrainStage, start: int) -> Progress:
@@ -240,6 +261,6 @@ class Trainer:
             TextColumn("{task.fields[rate]}"),
             TimeRemainingColumn(),
             console=self.console,
-            disable=not self.progress,
+            disable=not self.progress or not distributed.is_main(),
             transient=False,
         )
