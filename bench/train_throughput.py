@@ -4,7 +4,7 @@
 
 For each family's first stage: images/s of ``Trainer`` steps (the harness: seeding, batch drawing, autocast, clipping,
 AdamW, EMA, loss bookkeeping) and of a bare loop doing only loss -> backward -> AdamW step on the same module and batch;
-their ratio is the harness overhead. DMZ is also set beside a bare diffusers UNet2DConditionModel of the same
+their ratio is the harness overhead (the harness time includes one checkpoint write per call, amortised over the steps). DMZ is also set beside a bare diffusers UNet2DConditionModel of the same
 configuration (eps-MSE forward/backward/step). FLOPs per training image come from torch.utils.flop_counter.
 """
 
@@ -54,7 +54,7 @@ def measure(name: str, preset: str, batch: int, device: torch.device, steps: int
         t_harness = timed(harness, device, warmup=1, repeats=1) / steps  # includes one final checkpoint write
     row = {"model": name, "preset": preset, "batch": batch,
            "harness img/s": batch / t_harness, "bare img/s": batch / t_bare, "overhead ratio": t_harness / t_bare,
-           "GFLOP/img": flops_per_image(bare, batch) / 1e9}
+           "GFLOP/img": flops_per_image(lambda: stage.loss(x, None, x), batch) / 1e9}
     if name == "dmz":
         row["bare diffusers img/s"] = batch / timed(bare_diffusers_step(model, batch, device), device, 2, steps)
     return row
