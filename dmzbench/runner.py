@@ -12,7 +12,7 @@ import torch
 from rich.console import Console
 from torch import nn
 
-from dmzbench import __version__, data, registry, runs
+from dmzbench import data, registry, runs
 from dmzbench.api import Baseline, DataSpec, ImageData, ModelAdapter, TaskContext, to_model_range
 from dmzbench.atomic import CorruptCheckpoint, load_checkpoint_file, previous, save_checkpoint, sha256_file, torch_save
 from dmzbench.config import apply_overrides

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-import torch
 
 from dmzbench.api import ImageData, ModelAdapter, TaskContext
 from dmzbench.images import in_batches, save_grid, to_uint8

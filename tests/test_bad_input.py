@@ -1,7 +1,6 @@
 """The bad-input table: every mistake ends in exit code 2 (usage) or 1 (runtime), one line that names the fix, no
 traceback, and nothing written on disk."""
 
-import json
 
 import pytest
 

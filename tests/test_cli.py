@@ -1,6 +1,5 @@
 """The command line: discovery, errors that teach, option parsing."""
 
-import json
 import subprocess
 import sys
 

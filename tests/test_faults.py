@@ -119,7 +119,6 @@ def test_unwritable_destination_is_a_clear_error_without_leftovers(tmp_path):
 def test_interrupted_training_then_the_same_run_resumes(tmp_path, monkeypatch):
     """Training stopped half way (as by a crash), then the same call: it resumes and matches an uninterrupted run."""
     from dmzbench import registry, runner
-    from tests.conftest import tiny_data
     from tests.fault_helpers import TinyDMZ
 
     registry.register("model", "tiny-dmz", TinyDMZ, "tests")

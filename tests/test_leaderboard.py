@@ -1,7 +1,6 @@
 """The leaderboard: tables by task group, best marks, feature-space headers, skipped cells, --check, and the static
 HTML page in headless Chromium (renders, shows every row, sorting reorders the rows)."""
 
-import json
 import re
 import shutil
 import subprocess
