@@ -159,6 +159,10 @@ def obtain_model(
     )
 
 
+def _no_features(split: str) -> torch.Tensor:
+    raise DmzbenchError("a skipped task has no model to take features from")
+
+
 @torch.no_grad()
 def encode_all(adapter: ModelAdapter, images: torch.Tensor, device: torch.device, batch_size: int = 500) -> torch.Tensor:
     dim = int(torch.tensor(adapter.info.latent_shape).prod())
@@ -227,35 +231,42 @@ def run_task(
     if mode == "paired" and not images.paired:
         paired = [n for n in registry.names("dataset") if n.startswith("edges2")]
         raise UsageError(f"task {task} needs a paired data set ({', '.join(paired)}); {dataset} is not paired")
-    loaded = obtain_model(model, preset, dataset, seed, device, loaded_data=images, progress=progress, mode=mode)
+    # Capabilities come from the architecture, not the weights: a task the model cannot do is recorded as skipped
+    # (never faked) before any training is spent on it.
+    spec = data.spec_of(dataset)
+    info = baseline.adapter(baseline.build(preset, spec), preset, spec).info
+    missing = [cap for cap in sorted(task_cls.requires) if not getattr(info, f"can_{cap}")]
+    loaded = None
+    if not missing:
+        loaded = obtain_model(model, preset, dataset, seed, device, loaded_data=images, progress=progress, mode=mode)
     from dmzbench import distributed
 
     if not distributed.is_main():  # under torchrun the other ranks only helped train
         return None
-    info = loaded.adapter.info
-    missing = [cap for cap in sorted(task_cls.requires) if not getattr(info, f"can_{cap}")]
 
     out_dir = Path(results_dir) / task / "artifacts" / f"{model}-{preset}-{dataset}-seed{seed}"
-    ctx = TaskContext(device=device, seed=seed, output_dir=out_dir, cached_features=feature_cache(loaded, images, device),
+    ctx = TaskContext(device=device, seed=seed, output_dir=out_dir,
+                      cached_features=feature_cache(loaded, images, device) if loaded else _no_features,
                       log=lambda msg: console.print(msg))
     t_task = time.monotonic()
-    if missing:  # recorded, never faked: the leaderboard shows the reason in the empty cell
+    if loaded is None:  # the leaderboard shows the reason in the empty cell
         metrics, ctx.details["skipped"] = {}, f"{model} cannot {' or '.join(missing)}"
         console.print(f"skipped: {ctx.details['skipped']}")
     else:
         metrics = task_cls().run(loaded.adapter, images, config, ctx)
     record = ResultRecord(
-        model={"name": model, "family": baseline.family, "preset": preset, "checkpoint_sha256": loaded.checkpoint_sha256,
+        model={"name": model, "family": baseline.family, "preset": preset,
+               "checkpoint_sha256": loaded.checkpoint_sha256 if loaded else None,
                "source": registry.source("model", model), "info": dataclasses.asdict(info),
-               "dependencies": loaded.dependencies},
+               "dependencies": loaded.dependencies if loaded else {}},
         task={"name": task, "version": task_cls.version, "config": dataclasses.asdict(config), "mode": mode,
               "details": ctx.details},
         dataset={"name": dataset, "splits": images.split_sizes, "source": images.source},
         seed=seed,
         metrics={k: float(v) for k, v in metrics.items()},
-        timings={"model_s": round(loaded.seconds, 3), "task_s": round(time.monotonic() - t_task, 3),
+        timings={"model_s": round(loaded.seconds, 3) if loaded else 0.0, "task_s": round(time.monotonic() - t_task, 3),
                  "total_s": round(time.monotonic() - t0, 3)},
-        train=train_summary(loaded.summaries),
+        train=train_summary(loaded.summaries if loaded else []),
         device=runs.device_name(device),
     )
     record.write(results_dir)

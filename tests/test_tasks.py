@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from dmzbench import runs
 from dmzbench.errors import UsageError
 from dmzbench.runner import run_task
 from tests.conftest import REAL_FASHION
@@ -41,7 +42,6 @@ def test_recon_and_interp(tmp_path):
 
 
 def test_transfer_trains_in_paired_mode_keyed_separately(tmp_path):
-    from dmzbench import runs
 
     rec = run("transfer", tmp_path, overrides=["n_images=8", "steps=2"])
     assert rec.task["mode"] == "paired" and {"fid", "mse", "ssim"} == set(rec.metrics)
@@ -50,6 +50,9 @@ def test_transfer_trains_in_paired_mode_keyed_separately(tmp_path):
         run("transfer", tmp_path, dataset="fashion-mnist")
 
 
-def test_a_task_the_model_cannot_do_is_recorded_as_skipped(tmp_path):
+def test_a_task_the_model_cannot_do_is_recorded_as_skipped_without_training(tmp_path):
     rec = run("fid", tmp_path, model="pixels")
     assert rec.metrics == {} and "cannot generate" in rec.task["details"]["skipped"]
+    rec = run("probe", tmp_path, model="ddpm")  # ddpm has no encoder: nothing may be trained or written for it
+    assert "cannot encode" in rec.task["details"]["skipped"] and rec.model["checkpoint_sha256"] is None
+    assert not runs.checkpoint_path("ddpm", "init", "fashion-mnist", 0).exists()
