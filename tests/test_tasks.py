@@ -42,7 +42,6 @@ def test_recon_and_interp(tmp_path):
 
 
 def test_transfer_trains_in_paired_mode_keyed_separately(tmp_path):
-
     rec = run("transfer", tmp_path, overrides=["n_images=8", "steps=2"])
     assert rec.task["mode"] == "paired" and {"fid", "mse", "ssim"} == set(rec.metrics)
     assert runs.checkpoint_path("dmz", "init", "edges2fashion", 0, "paired").exists()
