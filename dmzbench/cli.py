@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dmzbench import __version__, registry
-from dmzbench.errors import DmzbenchError, UsageError
+from dmzbench.errors import DmzbenchError, UsageError, did_you_mean
 
 app = typer.Typer(
     add_completion=False,
@@ -71,8 +71,6 @@ def train(
     from dmzbench.train import train_summary
 
     if dataset not in registry.names("dataset"):
-        from dmzbench.errors import did_you_mean
-
         raise did_you_mean("dataset", dataset, registry.names("dataset"))
     _check_seed(seed)
     baseline = runner.get_baseline(model)
@@ -129,9 +127,16 @@ def leaderboard(
     title: Annotated[str, typer.Option(help="Page title.")] = "dmzbench leaderboard",
     note: Annotated[str, typer.Option(help="A note shown under the title.")] = "",
     check_only: Annotated[bool, typer.Option("--check", help="Fail if the page in --out no longer matches.")] = False,
+    suite_name: Annotated[Optional[str], typer.Option("--suite", help="Title and note of this suite's page.")] = None,
 ) -> None:
     """Build the leaderboard (Markdown, CSV, plots, static HTML) from result records, or --check a committed one."""
     from dmzbench import leaderboard as lb
+
+    if suite_name is not None:
+        from dmzbench import suites
+
+        chosen = suites.get(suite_name)
+        title, note = suites.page_title(chosen), chosen.note
 
     if check_only:
         lb.check(results, out_dir, title, note)
@@ -168,17 +173,11 @@ def suite(
 
     from dmzbench import runner, runs, suites
 
-    if name not in suites.SUITES:
-        from dmzbench.errors import did_you_mean
-
-        raise did_you_mean("suite", name, suites.SUITES)
-    chosen = suites.SUITES[name]
+    chosen = suites.get(name)
     model_list = models.split(",") if models else list(suites.BUILTIN_MODELS)
     task_list = tasks.split(",") if tasks else list(suites.TASK_DATASETS)
     for t in task_list:
         if t not in suites.TASK_DATASETS:
-            from dmzbench.errors import did_you_mean
-
             raise did_you_mean("task", t, suites.TASK_DATASETS)
     plan = suites.plan(chosen, model_list, task_list, lambda m: runner.get_baseline(m).presets)
     dev = runs.resolve_device(device)
@@ -191,7 +190,7 @@ def suite(
     if out_dir is not None:
         from dmzbench import leaderboard as lb
 
-        lb.write(results, out_dir, f"dmzbench leaderboard: {name} suite", chosen.note)
+        lb.write(results, out_dir, suites.page_title(chosen), chosen.note)
 
 
 @app.command()

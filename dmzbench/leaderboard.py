@@ -121,17 +121,21 @@ def markdown_table(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def footer(board: Board) -> str:
+def provenance(board: Board) -> str:
     commits = sorted({c for c in board.runs.commit if c}) or ["unknown"]
-    presets = sorted({f"{m}/{p}" for m, p in zip(board.runs.model, board.runs.preset)})
     seeds = sorted({int(s) for s in board.runs.seed})
     devices = sorted({d for d in board.runs.device if d})
     return (f"Produced from {len(board.runs)} result records by dmzbench commit(s) {', '.join(commits)}; "
-            f"seeds {seeds}; devices: {'; '.join(devices)}.\n\nPresets: {', '.join(presets)}.\n")
+            f"seeds {seeds}; devices: {'; '.join(devices)}.")
+
+
+def footer(board: Board) -> str:
+    presets = sorted({f"{m}/{p}" for m, p in zip(board.runs.model, board.runs.preset)})
+    return f"{provenance(board)}\n\nPresets: {', '.join(presets)}.\n"
 
 
 def markdown(board: Board, title: str = "dmzbench leaderboard", preamble: str = "") -> str:
-    parts = [f"# {title}\n", preamble.strip() + "\n" if preamble else "",
+    parts = [f"# {title}\n", preamble.strip() + "\n" if preamble else "", provenance(board) + "\n",
              "Mean ± std over seeds (std shown when there is more than one seed); **bold** = best in the column by the "
              "metric's direction (higher for accuracy/AUROC/PSNR/SSIM, lower for FID/MSE/steps). `init` rows are "
              "untrained controls. FID-type headers name their feature space and N.\n"]

@@ -73,7 +73,8 @@ def git_commit() -> str | None:
     try:
         run = lambda *a: subprocess.run(["git", *a], cwd=repo, capture_output=True, text=True, timeout=5)  # noqa: E731
         commit = run("rev-parse", "HEAD").stdout.strip()
-        dirty = run("status", "--porcelain", "--untracked-files=no").stdout.strip()
+        # leaderboards/ holds outputs (records, pages), not code: regenerating them must not mark the code dirty
+        dirty = run("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)leaderboards").stdout.strip()
         return (commit + ("+dirty" if dirty else "")) or None
     except (OSError, subprocess.SubprocessError):
         return None

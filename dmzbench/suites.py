@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from dmzbench.errors import did_you_mean
+
 BUILTIN_MODELS = ("dmz", "diffae", "pdae", "sdvae", "dgae", "ddpm", "pixels")
 TASK_DATASETS = {"probe": "fashion-mnist", "auroc": "shapes", "transfer": "edges2fashion", "fid": "fashion-mnist",
                  "recon": "fashion-mnist", "interp": "fashion-mnist"}
@@ -49,6 +51,16 @@ SUITES = {
         "interp": ["n_pairs=1", "frames=3", "steps=2"],
     }, note="Machinery test at tiny size (init presets)."),
 }
+
+
+def get(name: str) -> Suite:
+    if name not in SUITES:
+        raise did_you_mean("suite", name, SUITES)
+    return SUITES[name]
+
+
+def page_title(suite: Suite) -> str:
+    return f"dmzbench leaderboard: {suite.name} suite"
 
 
 def plan(suite: Suite, models: list[str], tasks: list[str], presets_of) -> list[tuple[str, str, str, str, list[str]]]:

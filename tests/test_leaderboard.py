@@ -109,3 +109,17 @@ def test_tiny_suite_runs_every_task_and_builds_the_page(tmp_path, capsys):
     page = (tmp_path / "page" / "leaderboard.md").read_text()
     assert "skipped: pixels cannot generate" in page and "| dmz | init |" in page
     assert "Machinery test" in page
+    assert "Produced from 12 result records by dmzbench commit" in page.split("##")[0]  # provenance in the header
+
+    def check() -> int:
+        try:
+            main(["leaderboard", "--suite", "tiny", "--results", str(tmp_path / "r"), "--out", str(tmp_path / "page"),
+                  "--check"])
+        except SystemExit as exc:
+            return exc.code or 0
+        return 0
+
+    assert check() == 0
+    record = next(r for r in records if "artifacts" not in r.parts and "probe" in r.parts)
+    record.write_text(record.read_text().replace('"accuracy": 0.', '"accuracy": 0.0'))
+    assert check() != 0 and "no longer matches" in capsys.readouterr().err
