@@ -20,6 +20,9 @@ Toolkit choices (the paper is silent or the CPU needs them):
 - the importance sampler updates its loss history once per step on the host;
 - EMA uses the warm-up min(decay, (1+n)/(10+n)); the smoke/small presets use a shorter EMA (0.995 / 0.999) because they
   train for hundreds, not hundreds of thousands, of steps;
+- the smoke preset trains 300 steps at lr 1e-3 (paper: 1e-4 for ~500k steps): on Fashion-MNIST, seed 0, 2 CPU cores, its
+  random-x_T reconstructions reach rFID 10.5 (fmnist-featnet, 100 images, T=20) against 25.3 at lr 1e-4, and PSNR 9.2 dB
+  against 8.7 (600 steps at 1e-3 gave no better PSNR: 9.5 dB with a 16-bit code, where the mean image scores 11.8 dB);
 - ``init`` has the ``smoke`` architecture; its encoder (the part a probe sees) is the same in init, smoke and small;
 - gradient clipping at 1.0 (guided-diffusion has none in fp32; it keeps CPU smoke runs stable).
 """
@@ -175,7 +178,7 @@ _PAPER = dict(  # official 32 px configuration (CIFAR-10): 68.6M UNet parameters
 )
 _SMOKE = dict(
     _PAPER, channels=32, channel_mult=(1, 2, 2), layers_per_block=1, cross_attention_levels=(1, 2), heads=4,
-    dropout=0.0, steps=300, batch_size=32, ema=0.995,
+    dropout=0.0, steps=300, batch_size=32, lr=1e-3, ema=0.995,
 )
 
 
