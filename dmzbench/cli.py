@@ -30,6 +30,7 @@ err = Console(stderr=True)
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")]
 Seed = Annotated[int, typer.Option(help="Seed of training and evaluation.")]
 DataRoot = Annotated[Optional[str], typer.Option("--data-root", help="Folder with data sets (else $DMZBENCH_DATA).")]
+Compile = Annotated[bool, typer.Option("--compile", help="Train with torch.compile (see bench/gpu_check.py).")]
 
 
 @app.command("ls")
@@ -65,6 +66,7 @@ def train(
     seed: Seed = 0,
     device: Device = "auto",
     data_root: DataRoot = None,
+    compile: Compile = False,
 ) -> None:
     """Train (or resume, or just load) a model and print where its checkpoint is."""
     from dmzbench import runner, runs
@@ -75,7 +77,7 @@ def train(
     _check_seed(seed)
     baseline = runner.get_baseline(model)
     loaded = runner.obtain_model(model, preset or baseline.default_preset, dataset, seed, runs.resolve_device(device),
-                                 data_root=data_root)
+                                 data_root=data_root, compile=compile)
     from dmzbench import distributed
 
     if not distributed.is_main():
@@ -96,6 +98,7 @@ def run(
     results: Annotated[Path, typer.Option(help="Where result records go.")] = Path("results"),
     device: Device = "auto",
     data_root: DataRoot = None,
+    compile: Compile = False,
 ) -> None:
     """Train the model if needed, run the task, write a result record, print it.
 
@@ -105,7 +108,8 @@ def run(
 
     _check_seed(seed)
     record = runner.run_task(model, task, dataset=dataset, preset=preset, seed=seed, overrides=option or [],
-                             device=runs.resolve_device(device), results_dir=results, data_root=data_root)
+                             device=runs.resolve_device(device), results_dir=results, data_root=data_root,
+                             compile=compile)
     if record is None:  # a non-zero torchrun rank
         return
     if as_json:
@@ -167,6 +171,7 @@ def suite(
     tasks: Annotated[Optional[str], typer.Option(help="Comma-separated subset of the tasks.")] = None,
     seed: Seed = 0,
     device: Device = "auto",
+    compile: Compile = False,
 ) -> None:
     """Run a named suite (models x presets x tasks) and optionally build its leaderboard page."""
     import time
@@ -185,7 +190,7 @@ def suite(
     for i, (model, preset, task, dataset, options) in enumerate(plan, 1):
         err.print(f"[{i}/{len(plan)}] {model}/{preset or 'default'} {task} on {dataset}")
         runner.run_task(model, task, dataset=dataset, preset=preset, seed=seed, overrides=options, device=dev,
-                        results_dir=results)
+                        results_dir=results, compile=compile)
     err.print(f"suite {name}: {len(plan)} runs in {time.monotonic() - t0:.0f} s")
     if out_dir is not None:
         from dmzbench import leaderboard as lb

@@ -109,10 +109,12 @@ def obtain_model(
     progress: bool = True,
     stop_after_steps: int | None = None,
     mode: str = "",
+    compile: bool = False,
 ) -> LoadedModel:
     """The model for (name, preset, dataset, seed, mode): loaded from its checkpoint when finished, resumed when a run
     was interrupted, trained (or, for presets without stages such as ``init``, just initialised) otherwise.
-    ``mode="paired"`` trains the encoder on a paired data set's source images (domain transfer), keyed separately."""
+    ``mode="paired"`` trains the encoder on a paired data set's source images (domain transfer), keyed separately;
+    ``compile`` trains with torch.compile."""
     t0 = time.monotonic()
     baseline = get_baseline(name)
     check_preset(baseline, preset)
@@ -121,7 +123,7 @@ def obtain_model(
     meta = checkpoint_meta(baseline, preset, spec, seed) | {"mode": mode}
     deps = {
         role: obtain_model(dep, dep_preset, dataset, seed, device, data_root=data_root, loaded_data=loaded_data,
-                           progress=progress)
+                           progress=progress, compile=compile)
         for role, (dep, dep_preset) in baseline.dependencies(preset).items()
     }
     meta["dependencies"] = {r: {"model": d.name, "preset": d.preset, "checkpoint_sha256": d.checkpoint_sha256}
@@ -145,7 +147,7 @@ def obtain_model(
             if state is not None:
                 console.print(f"resuming {name}/{preset} on {dataset} (seed {seed}) from {path}")
             images = loaded_data or data.load(dataset, data_root)
-            trainer = Trainer(device, progress=progress, console=console)
+            trainer = Trainer(device, progress=progress, console=console, compile=compile)
             summaries, finished = trainer.fit(
                 module, stages, images, path, meta, seed, resume_state=state, stop_after_steps=stop_after_steps,
                 paired=mode == "paired",
@@ -210,6 +212,7 @@ def run_task(
     results_dir: Path = Path("results"),
     data_root: str | None = None,
     progress: bool = True,
+    compile: bool = False,
 ) -> ResultRecord | None:
     """Run one task on one model and write its record; None on non-zero ranks of a torchrun launch."""
     t0 = time.monotonic()
@@ -238,7 +241,8 @@ def run_task(
     missing = [cap for cap in sorted(task_cls.requires) if not getattr(info, f"can_{cap}")]
     loaded = None
     if not missing:
-        loaded = obtain_model(model, preset, dataset, seed, device, loaded_data=images, progress=progress, mode=mode)
+        loaded = obtain_model(model, preset, dataset, seed, device, loaded_data=images, progress=progress, mode=mode,
+                              compile=compile)
     from dmzbench import distributed
 
     if not distributed.is_main():  # under torchrun the other ranks only helped train

@@ -86,8 +86,11 @@ class Trainer:
         log_every: int = 10,
         progress: bool = True,
         console: Console | None = None,
+        compile: bool = False,
     ):
         self.device = device
+        # torch.compile of each stage's loss (model forward included): off by default; bench/gpu_check.py measures it.
+        self.compile = compile
         # How often a running stage checkpoints (seconds); $DMZBENCH_SAVE_EVERY_S overrides (0 = every step).
         env = os.environ.get("DMZBENCH_SAVE_EVERY_S")
         self.save_every_s = save_every_s if save_every_s is not None else float(env) if env else 120.0
@@ -180,6 +183,8 @@ class Trainer:
                     device_ids=[self.device.index] if self.device.type == "cuda" else None,
                     find_unused_parameters=True,  # e.g. SD-VAE's discriminator before it starts
                 )
+            if self.compile:
+                step_loss = torch.compile(step_loss)
             shard = stage.batch_size // world
             pending: list[Tensor] = []
             last_save = time.monotonic()
