@@ -35,7 +35,7 @@ from dmzbench.nn.latent_diffusion import LatentDiffusion, LatentMLPSkip, latent_
 
 G_FRACTION = 0.7  # G is used in the noisier 70% of the sampling steps
 
-SMOKE = dict(enc_width=32, z_dim=512, latent_hidden=256, latent_layers=4, steps=200, batch_size=32, lr=2e-4,
+SMOKE = dict(enc_width=32, z_dim=512, latent_hidden=256, latent_layers=4, steps=150, batch_size=32, lr=2e-4,
              ema=0.995, latent_steps=250, latent_batch=128, latent_lr=1e-3)
 PRESETS = {
     "init": dict(SMOKE, steps=0, latent_steps=0),

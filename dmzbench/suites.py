@@ -32,7 +32,7 @@ SMALL_N = {
     "probe": ["max_images=5000"],
     "auroc": ["max_images=2000"],
     "transfer": ["n_images=200", "steps=20"],
-    "fid": ["n_samples=200", "n_reference=10000"],
+    "fid": ["n_samples=200", "steps=10,20,50", "n_reference=10000"],  # T=100 left to the small suite (time)
     "recon": ["n_images=200", "steps=20"],
     "interp": ["n_pairs=8", "steps=20"],
 }
