@@ -17,7 +17,7 @@ Toolkit choices (the paper is silent or the CPU needs them):
 - ``encode`` returns the per-bit probabilities p(bit = 1) = softmax(logits)[..., 1]: deterministic, what probes use;
 - ``reconstruct`` draws the hard code with a Bernoulli(p) sample from the caller's generator (the same distribution as the
   hard Gumbel-softmax sample of the official eval, but reproducible under a seed);
-- the importance sampler updates its loss history once per step on the host;
+- the importance sampler keeps and updates its loss history on the device (fixed-shape ops, no host sync);
 - EMA uses the warm-up min(decay, (1+n)/(10+n)); the smoke/small presets use a shorter EMA (0.995 / 0.999) because they
   train for hundreds, not hundreds of thousands, of steps;
 - the smoke preset trains 300 steps at lr 1e-3 (paper: 1e-4 for ~500k steps): on Fashion-MNIST, seed 0, 2 CPU cores, its

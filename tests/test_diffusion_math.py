@@ -146,3 +146,28 @@ def test_importance_sampler_uniform_then_second_moment():
     torch.testing.assert_close(p, (w / w.sum()) * 0.999 + 0.001 / 4)
     t, weights = s.sample(1000, torch.device("cpu"))
     torch.testing.assert_close(weights, (1 / (4 * p[t])).float())
+
+
+def _sequential_update(history, counts, t, losses):
+    """I-DDPM's per-sample loop, the reference for the vectorised update."""
+    cap = history.shape[1]
+    for ti, loss in zip(t.tolist(), losses.double().tolist()):
+        if counts[ti] == cap:
+            history[ti, :-1] = history[ti, 1:].clone()
+            history[ti, -1] = loss
+        else:
+            history[ti, counts[ti]] = loss
+            counts[ti] += 1
+
+
+def test_importance_sampler_update_matches_the_per_sample_loop():
+    g = torch.Generator().manual_seed(0)
+    s = LossSecondMomentSampler(7, history=3)
+    history, counts = s.loss_history.clone(), s.loss_counts.clone()
+    for batch in (1, 5, 12, 30, 4, 9):  # repeats of one t within a batch, rows filling up and overflowing
+        t = torch.randint(0, 7, (batch,), generator=g)
+        losses = torch.rand(batch, generator=g)
+        s.update(t, losses)
+        _sequential_update(history, counts, t, losses)
+        torch.testing.assert_close(s.loss_history, history, rtol=0, atol=0)
+        torch.testing.assert_close(s.loss_counts, counts, rtol=0, atol=0)

@@ -7,6 +7,7 @@ Index convention: ``t`` is an index into this process's arrays. A respaced proce
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
@@ -14,9 +15,23 @@ import torch
 from torch import Tensor
 
 
+# Schedule arrays already copied to an accelerator: a blocking host-to-device copy in every training step would
+# synchronise the device several times per step. Bounded, because samplers also index short-lived arrays.
+_ON_DEVICE: OrderedDict[tuple[int, str], tuple[np.ndarray, Tensor]] = OrderedDict()
+
+
 def _extract(arr: np.ndarray, t: Tensor, ndim: int) -> Tensor:
-    out = torch.from_numpy(arr).to(device=t.device)[t].float()
-    return out.reshape(-1, *([1] * (ndim - 1)))
+    if t.device.type == "cpu":
+        table = torch.from_numpy(arr)
+    else:
+        key = (id(arr), str(t.device))
+        hit = _ON_DEVICE.get(key)
+        if hit is None or hit[0] is not arr:
+            hit = _ON_DEVICE[key] = (arr, torch.from_numpy(arr).to(t.device))
+            while len(_ON_DEVICE) > 64:
+                _ON_DEVICE.popitem(last=False)
+        table = hit[1]
+    return table[t].float().reshape(-1, *([1] * (ndim - 1)))
 
 
 def normal_kl(mean1: Tensor, logvar1: Tensor, mean2: Tensor, logvar2: Tensor) -> Tensor:
