@@ -21,10 +21,11 @@ from dmzbench.records import read_record
 GROUPS = {
     "Representation": [("probe", ["accuracy"]), ("auroc", ["auroc_mean"]), ("transfer", ["fid", "mse", "ssim"])],
     "Generation (few-step FID)": [("fid", None)],  # None: every fid_T* metric, ordered by T
-    "Reconstruction": [("recon", ["psnr", "ssim", "mse", "rfid", "psnr_inferred", "ssim_inferred", "rfid_inferred"])],
+    "Reconstruction": [("recon", ["psnr", "psnr_other", "ssim", "mse", "rfid", "psnr_inferred", "ssim_inferred", "rfid_inferred"])],
     "Interpolation": [("interp", ["step_mean", "step_max_over_mean"])],
 }
 HIGHER_IS_BETTER = ("accuracy", "auroc", "psnr", "ssim")
+CHANCE_ANCHORS = frozenset({"psnr_other"})  # what an input-ignoring model scores: shown beside the score, never ranked
 
 
 def higher_is_better(metric: str) -> bool:
@@ -93,7 +94,8 @@ def group_tables(board: Board) -> dict[str, pd.DataFrame]:
         for task, metrics in tasks:
             for metric in _columns(board, task, metrics):
                 part = s[(s.task == task) & (s.metric == metric)]
-                best = part["mean"].max() if higher_is_better(metric) else part["mean"].min()
+                best = (math.nan if metric in CHANCE_ANCHORS
+                        else part["mean"].max() if higher_is_better(metric) else part["mean"].min())
                 cells = {}
                 for r in part.itertuples():
                     text = f"{r.mean:.4g}" + (f" ± {r.std:.2g}" if r.count > 1 else "")
@@ -138,7 +140,8 @@ def markdown(board: Board, title: str = "dmzbench leaderboard", preamble: str = 
     parts = [f"# {title}\n", preamble.strip() + "\n" if preamble else "", provenance(board) + "\n",
              "Mean ± std over seeds (std shown when there is more than one seed); **bold** = best in the column by the "
              "metric's direction (higher for accuracy/AUROC/PSNR/SSIM, lower for FID/MSE/steps). `init` rows are "
-             "untrained controls. FID-type headers name their feature space and N.\n"]
+             "untrained controls. FID-type headers name their feature space and N. `recon.psnr_other` is chance level (each "
+             "reconstruction against a different test image), not ranked.\n"]
     for group, table in group_tables(board).items():
         parts.append(f"## {group}\n\n{markdown_table(table)}\n")
     parts.append("---\n\n" + footer(board))

@@ -97,6 +97,12 @@ def load_checkpoint(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
+def build_seeded(baseline: Baseline, preset: str, spec: DataSpec, seed: int) -> nn.Module:
+    """The untrained model: its initial weights depend only on the seed (training reseeds every step)."""
+    torch.manual_seed(seed)
+    return baseline.build(preset, spec)
+
+
 def obtain_model(
     name: str,
     preset: str,
@@ -110,11 +116,13 @@ def obtain_model(
     stop_after_steps: int | None = None,
     mode: str = "",
     compile: bool = False,
+    untrained: nn.Module | None = None,
 ) -> LoadedModel:
     """The model for (name, preset, dataset, seed, mode): loaded from its checkpoint when finished, resumed when a run
     was interrupted, trained (or, for presets without stages such as ``init``, just initialised) otherwise.
     ``mode="paired"`` trains the encoder on a paired data set's source images (domain transfer), keyed separately;
-    ``compile`` trains with torch.compile."""
+    ``compile`` trains with torch.compile; ``untrained`` is a module ``build_seeded`` already made for these arguments
+    (run_task builds one to read capabilities), used instead of building a second."""
     t0 = time.monotonic()
     baseline = get_baseline(name)
     check_preset(baseline, preset)
@@ -129,8 +137,7 @@ def obtain_model(
     meta["dependencies"] = {r: {"model": d.name, "preset": d.preset, "checkpoint_sha256": d.checkpoint_sha256}
                             for r, d in deps.items()}
 
-    torch.manual_seed(seed)
-    module = baseline.build(preset, spec)
+    module = untrained if untrained is not None else build_seeded(baseline, preset, spec, seed)
     state = load_checkpoint(path, meta) if path.exists() or previous(path).exists() else None
     if state is not None:
         module.load_state_dict(state["model"])
@@ -237,12 +244,13 @@ def run_task(
     # Capabilities come from the architecture, not the weights: a task the model cannot do is recorded as skipped
     # (never faked) before any training is spent on it.
     spec = data.spec_of(dataset)
-    info = baseline.adapter(baseline.build(preset, spec), preset, spec).info
+    untrained = build_seeded(baseline, preset, spec, seed)
+    info = baseline.adapter(untrained, preset, spec).info
     missing = [cap for cap in sorted(task_cls.requires) if not getattr(info, f"can_{cap}")]
     loaded = None
     if not missing:
         loaded = obtain_model(model, preset, dataset, seed, device, loaded_data=images, progress=progress, mode=mode,
-                              compile=compile)
+                              compile=compile, untrained=untrained)
     from dmzbench import distributed
 
     if not distributed.is_main():  # under torchrun the other ranks only helped train

@@ -46,6 +46,13 @@ def test_tables_mark_best_by_direction_and_label_fid(results):
     assert page.index("fid_T10") < page.index("fid_T100")
 
 
+def test_a_chance_anchor_is_shown_but_never_marked_best(results):
+    _record(results, "dmz", "smoke", "recon", {"psnr": 9.0, "psnr_other": 8.5})
+    _record(results, "sdvae", "smoke", "recon", {"psnr": 18.0, "psnr_other": 9.5})
+    page = lb.markdown(lb.load(results))
+    assert "| dmz | smoke | fashion-mnist | 9 | 8.5 |" in page and "| sdvae | smoke | fashion-mnist | **18** | 9.5 |" in page
+
+
 def test_check_detects_a_stale_page(results, tmp_path):
     out = tmp_path / "board"
     lb.write(results, out)

@@ -36,7 +36,7 @@ def test_fid_records_its_feature_space_and_protocol(tmp_path):
 
 def test_recon_and_interp(tmp_path):
     rec = run("recon", tmp_path, overrides=["n_images=8", "steps=2"])
-    assert {"psnr", "ssim", "mse", "rfid"} <= set(rec.metrics) and rec.metrics["psnr"] > 0
+    assert {"psnr", "psnr_other", "ssim", "mse", "rfid"} <= set(rec.metrics) and rec.metrics["psnr"] > 0
     rec = run("interp", tmp_path, overrides=["n_pairs=1", "frames=3", "steps=2"])
     assert rec.metrics["step_max_over_mean"] >= 1.0 and rec.metrics["step_mean"] >= 0
 
@@ -55,3 +55,19 @@ def test_a_task_the_model_cannot_do_is_recorded_as_skipped_without_training(tmp_
     rec = run("probe", tmp_path, model="ddpm")  # ddpm has no encoder: nothing may be trained or written for it
     assert "cannot encode" in rec.task["details"]["skipped"] and rec.model["checkpoint_sha256"] is None
     assert not runs.checkpoint_path("ddpm", "init", "fashion-mnist", 0).exists()
+
+
+def test_a_run_builds_its_model_once_with_the_seeded_initial_weights(tmp_path, monkeypatch):
+    from baselines.dmz import DMZ
+    from dmzbench import data
+    from dmzbench.atomic import load_checkpoint_file
+    from dmzbench.runner import build_seeded
+
+    built = []
+    real_build = DMZ.build
+    monkeypatch.setattr(DMZ, "build", lambda self, *a: built.append(real_build(self, *a)) or built[-1])
+    rec = run("recon", tmp_path, seed=3, overrides=["n_images=2", "steps=1"])
+    assert len(built) == 1 and rec.seed == 3
+    fresh = build_seeded(DMZ(), "init", data.spec_of("fashion-mnist"), 3).state_dict()
+    saved = load_checkpoint_file(runs.checkpoint_path("dmz", "init", "fashion-mnist", 3))["model"]
+    assert all(torch.equal(fresh[k], saved[k]) for k in fresh)
