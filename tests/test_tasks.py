@@ -71,3 +71,14 @@ def test_a_run_builds_its_model_once_with_the_seeded_initial_weights(tmp_path, m
     fresh = build_seeded(DMZ(), "init", data.spec_of("fashion-mnist"), 3).state_dict()
     saved = load_checkpoint_file(runs.checkpoint_path("dmz", "init", "fashion-mnist", 3))["model"]
     assert all(torch.equal(fresh[k], saved[k]) for k in fresh)
+
+
+def test_psnr_other_scores_each_reconstruction_against_a_different_image():
+    from tasks.recon import image_metrics
+
+    originals = torch.randint(0, 256, (6, 1, 16, 16), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    feats = lambda u8: u8.float().flatten(1)[:, :4]  # noqa: E731
+    copies = image_metrics(originals, originals.clone(), feats)
+    assert math.isinf(copies["psnr"]) and math.isfinite(copies["psnr_other"])
+    shifted = image_metrics(originals, originals.roll(1, 0), feats)  # output i = original i-1: chance level is perfect
+    assert math.isinf(shifted["psnr_other"]) and math.isfinite(shifted["psnr"])
