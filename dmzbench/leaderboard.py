@@ -21,7 +21,8 @@ from dmzbench.records import read_record
 GROUPS = {
     "Representation": [("probe", ["accuracy"]), ("auroc", ["auroc_mean"]), ("transfer", ["fid", "mse", "ssim"])],
     "Generation (few-step FID)": [("fid", None)],  # None: every fid_T* metric, ordered by T
-    "Reconstruction": [("recon", ["psnr", "psnr_other", "ssim", "mse", "rfid", "psnr_inferred", "ssim_inferred", "rfid_inferred"])],
+    "Reconstruction": [("recon", ["psnr", "psnr_other", "ssim", "mse", "rfid",
+                                  "psnr_inferred", "ssim_inferred", "rfid_inferred"])],
     "Interpolation": [("interp", ["step_mean", "step_max_over_mean"])],
 }
 HIGHER_IS_BETTER = ("accuracy", "auroc", "psnr", "ssim")
@@ -94,12 +95,12 @@ def group_tables(board: Board) -> dict[str, pd.DataFrame]:
         for task, metrics in tasks:
             for metric in _columns(board, task, metrics):
                 part = s[(s.task == task) & (s.metric == metric)]
-                best = (math.nan if metric in CHANCE_ANCHORS
-                        else part["mean"].max() if higher_is_better(metric) else part["mean"].min())
+                best = None if metric in CHANCE_ANCHORS else (
+                    part["mean"].max() if higher_is_better(metric) else part["mean"].min())
                 cells = {}
                 for r in part.itertuples():
                     text = f"{r.mean:.4g}" + (f" ± {r.std:.2g}" if r.count > 1 else "")
-                    cells[(r.model, r.preset, r.dataset)] = f"**{text}**" if math.isclose(r.mean, best) else text
+                    cells[(r.model, r.preset, r.dataset)] = f"**{text}**" if best is not None and math.isclose(r.mean, best) else text
                     row_keys.add((r.model, r.preset, r.dataset))
                 cols[_header(board, task, metric)] = cells
             for r in board.runs[(board.runs.task == task) & board.runs.skipped.notna()].itertuples():
