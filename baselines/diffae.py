@@ -39,7 +39,7 @@ PRESETS = {
     "init": dict(SMOKE, steps=0, latent_steps=0),
     "smoke": SMOKE,
     "small": dict(SMOKE, channels=64, num_res_blocks=2, dropout=0.1, enc_res_blocks=2, latent_hidden=1024,
-                  latent_layers=6, steps=1500, batch_size=128, ema=0.999, latent_steps=2000, latent_batch=512),
+                  latent_layers=6, steps=1200, batch_size=128, ema=0.999, latent_steps=1000, latent_batch=512),
     "celeba64-paper": dict(
         image_size=64, channels=64, channel_mult=(1, 2, 4, 8), num_res_blocks=2, attention_resolutions=(16,),
         dropout=0.1, emb_dim=512, z_dim=512, enc_mult=(1, 2, 4, 8, 8), enc_res_blocks=2,

@@ -42,7 +42,7 @@ PRESETS = {
     "init": dict(SMOKE, steps=0, latent_steps=0),
     "smoke": SMOKE,
     "small": dict(SMOKE, widths=(64, 128, 128), layers_per_block=2, disc_layers=3, disc_width=64, disc_start=750,
-                  steps=1500, batch_size=64, ldm_layers=2, latent_steps=2000, latent_batch=256, ema=0.999),
+                  steps=1200, batch_size=64, ldm_layers=2, latent_steps=1000, latent_batch=256, ema=0.999),
     "kl-f8-paper": dict(SMOKE, image_size=256, widths=(128, 256, 512, 512), layers_per_block=2, latent_channels=4,
                         disc_layers=3, disc_width=64, disc_start=50_001, steps=500_000, batch_size=12,
                         ldm_widths=(224, 448, 672, 896), ldm_layers=2, latent_steps=500_000, ema=0.9999),

@@ -30,7 +30,8 @@ def synthetic(n: int, spec) -> ImageData:
     return ImageData(spec, x, y, x[:8], y[:8], "synthetic")
 
 
-def measure(name: str, preset: str, batch: int, device: torch.device, steps: int, compile: bool = False) -> dict:
+def measure(name: str, preset: str, batch: int, device: torch.device, steps: int, compile: bool = False,
+            flop_count: bool = True) -> dict:
     _, model, stage = first_stage(name, preset, FMNIST, device)
     stage.batch_size, stage.steps = batch, steps
     data = synthetic(max(batch * 4, 64), FMNIST)
@@ -57,7 +58,7 @@ def measure(name: str, preset: str, batch: int, device: torch.device, steps: int
     t_harness = harness_step_time(Trainer(device, progress=False, save_every_s=1e9))
     row = {"model": name, "preset": preset, "batch": batch,
            "harness img/s": batch / t_harness, "bare img/s": batch / t_bare, "overhead ratio": t_harness / t_bare,
-           "GFLOP/img": flops_per_image(lambda: stage.loss(x, None, x), batch) / 1e9}
+           "GFLOP/img": flops_per_image(lambda: stage.loss(x, None, x), batch) / 1e9 if flop_count else None}
     if compile:  # warm-up (the compilation) is the first fit; the timed fit reuses the compiled graph
         row["compiled img/s"] = batch / harness_step_time(Trainer(device, progress=False, save_every_s=1e9,
                                                                   compile=True))

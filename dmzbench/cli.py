@@ -167,35 +167,80 @@ def suite(
     name: Annotated[str, typer.Argument(help="ci, small or tiny (see dmzbench/suites.py)")],
     results: Annotated[Path, typer.Option(help="Where the suite's result records go.")] = Path("results"),
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Also build the leaderboard here.")] = None,
-    models: Annotated[Optional[str], typer.Option(help="Comma-separated subset of the built-in models.")] = None,
-    tasks: Annotated[Optional[str], typer.Option(help="Comma-separated subset of the tasks.")] = None,
+    models: Annotated[Optional[str], typer.Option(help="Comma-separated subset of the suite's models.")] = None,
+    tasks: Annotated[Optional[str], typer.Option(help="Comma-separated subset of the suite's tasks.")] = None,
     seed: Seed = 0,
     device: Device = "auto",
     compile: Compile = False,
+    budget_s: Annotated[Optional[float], typer.Option("--budget", help="Seconds: start only the run groups whose "
+                                                      "estimate fits in what is left; recorded runs are never rerun.")] = None,
+    plan_only: Annotated[bool, typer.Option("--plan", help="Print the order and estimated seconds; run nothing.")] = False,
+    status: Annotated[bool, typer.Option("--status", help="Print every planned run: recorded (device, date) or "
+                                         "not yet run; run nothing.")] = False,
+    profile: Annotated[Optional[str], typer.Option(help="Cost model: h100, cpu or a gpu_check JSON file "
+                                                   "(default: h100 on CUDA, else cpu).")] = None,
+    summary: Annotated[Optional[Path], typer.Option(help="Also write what ran / was skipped as JSON here.")] = None,
 ) -> None:
-    """Run a named suite (models x presets x tasks) and optionally build its leaderboard page."""
-    import time
+    """Run a named suite (models x presets x tasks, in priority order) and optionally build its leaderboard page.
 
-    from dmzbench import runner, runs, suites
+    Example (one GPU lend): dmzbench suite small --budget 360 --results leaderboards/small/results
+    """
+    from dmzbench import budget, runner, runs, suite_run, suites
 
     chosen = suites.get(name)
-    model_list = models.split(",") if models else list(suites.BUILTIN_MODELS)
-    task_list = tasks.split(",") if tasks else list(suites.TASK_DATASETS)
-    for t in task_list:
-        if t not in suites.TASK_DATASETS:
-            raise did_you_mean("task", t, suites.TASK_DATASETS)
-    plan = suites.plan(chosen, model_list, task_list, lambda m: runner.get_baseline(m).presets)
-    dev = runs.resolve_device(device)
+    if budget_s is not None and budget_s <= 0:
+        raise UsageError(f"--budget must be a positive number of seconds, got {budget_s:g}")
+    _check_seed(seed)
+    groups = suites.plan(chosen, models.split(",") if models else None, tasks.split(",") if tasks else None, seed)
+    suites.check_options(chosen)
+    dev = runs.resolve_device("cpu" if (plan_only or status) and device == "auto" else device)
+    cost_model = budget.profile(profile or ("h100" if dev.type == "cuda" or plan_only else "cpu"))
+    if status:
+        rows = suite_run.status_rows(groups, results)
+        done = sum(r["status"] == "recorded" for r in rows)
+        _print_rows(f"# Runs of the {name} suite\n\n{chosen.note}\n\n{done} of {len(rows)} runs recorded in "
+                    f"{results}; regenerate with: dmzbench suite {name} --status --results {results}", rows)
+        return
+    if plan_only:
+        rows = suite_run.plan_rows(groups, results, cost_model, budget_s)
+        _print_rows(f"suite {name}: plan ({cost_model.source})", rows)
+        return
+    import time
+
     t0 = time.monotonic()
-    for i, (model, preset, task, dataset, options) in enumerate(plan, 1):
-        err.print(f"[{i}/{len(plan)}] {model}/{preset or 'default'} {task} on {dataset}")
-        runner.run_task(model, task, dataset=dataset, preset=preset, seed=seed, overrides=options, device=dev,
-                        results_dir=results, compile=compile)
-    err.print(f"suite {name}: {len(plan)} runs in {time.monotonic() - t0:.0f} s")
+
+    def run_one(run: suites.PlannedRun) -> None:
+        err.print(f"  {run.model}/{run.preset or 'default'} {run.task} on {run.dataset}")
+        runner.run_task(run.model, run.task, dataset=run.dataset, preset=run.preset, seed=run.seed,
+                        overrides=list(run.options), device=dev, results_dir=results, compile=compile)
+
+    outcomes = suite_run.run_budgeted(groups, results, cost_model, budget_s, run_one, log=err.print)
+    wall = time.monotonic() - t0
+    rows = [o.row() for o in outcomes]
+    _print_rows(f"suite {name}: {wall:.0f} s" + (f" of a {budget_s:.0f} s budget" if budget_s else ""), rows)
+    left = suite_run.remaining(outcomes)
+    err.print(f"suite {name}: {len(left)} run group(s) remain" + (" (run the same command again)" if left else ""))
+    if summary is not None:
+        from dmzbench.atomic import write_json
+
+        write_json(summary, {"suite": name, "wall_s": round(wall, 1), "budget_s": budget_s,
+                             "device": runs.device_name(dev), "estimates": cost_model.source, "groups": rows})
     if out_dir is not None:
         from dmzbench import leaderboard as lb
 
         lb.write(results, out_dir, suites.page_title(chosen), chosen.note)
+    failed = [o for o in outcomes if o.status == "failed"]
+    if failed:
+        raise DmzbenchError(f"{len(failed)} run group(s) failed: {', '.join(o.label for o in failed)} (see above)")
+
+
+def _print_rows(title: str, rows: list[dict]) -> None:
+    """Rows as a Markdown table on stdout: readable in a terminal, a log and a committed report alike."""
+    fmt = lambda v: f"{v:.0f}" if isinstance(v, float) else str(v)  # noqa: E731
+    print(f"{title}\n")
+    if rows:
+        print("| " + " | ".join(rows[0]) + " |\n|" + "---|" * len(rows[0]))
+        print("\n".join("| " + " | ".join(fmt(v) for v in r.values()) + " |" for r in rows))
 
 
 @app.command()

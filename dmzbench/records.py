@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -66,10 +67,12 @@ def library_versions() -> dict[str, str]:
 
 
 def git_commit() -> str | None:
-    """The commit of the dmzbench checkout in use (None for an installed wheel); '+dirty' if it has local changes."""
+    """The commit of the dmzbench checkout in use (else ``$DMZBENCH_COMMIT``, else None); '+dirty' if it has local
+    changes."""
     repo = Path(__file__).resolve().parent.parent
     if not (repo / ".git").exists():
-        return None
+        # a copy without .git (the GPU sprint's device copy) is told its commit by the script that carried it
+        return os.environ.get("DMZBENCH_COMMIT") or None
     try:
         run = lambda *a: subprocess.run(["git", *a], cwd=repo, capture_output=True, text=True, timeout=5)  # noqa: E731
         commit = run("rev-parse", "HEAD").stdout.strip()

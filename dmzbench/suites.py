@@ -1,32 +1,73 @@
-"""Named suites: which models (at which presets) run which tasks (with which options), for leaderboards.
+"""Named suites: which models (at which presets) run which tasks (with which options), in which order.
 
 - ``ci``: every built-in model at its smoke preset x every task it supports, seed 0, small N, offline data sets. It
   checks the pipeline; at smoke scale trained encoders barely differ from their ``init`` controls, so it is not a
   scientific comparison (the page says so).
-- ``small``: every model at its small preset plus its ``init`` control, sized for one GPU in one short command; its
-  records are the scientific table (commit them under ``leaderboards/small/`` with the device named).
+- ``small``: every model at its small preset beside its ``init`` control, sized for one GPU; its records are the
+  scientific table (``leaderboards/small/``). It is built one GPU lend at a time: ``dmzbench suite small --budget S``
+  runs, in the order below, only the runs whose record is missing and that fit in S seconds (``dmzbench/suite_run.py``).
 - ``tiny``: the ``init`` presets with tiny N, to test the suite machinery on a CPU in seconds.
-A task a model cannot do is run anyway and recorded as skipped, with the reason, so every cell of the page is explained.
+
+A suite is data: the models and task names here are the only place the core names built-ins. Each task's data set is
+the task's own ``default_dataset`` (from the registry) unless the suite says otherwise. A task a model cannot do is
+recorded as skipped, with the reason, so every cell of the page is explained.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dmzbench.errors import did_you_mean
-
-BUILTIN_MODELS = ("dmz", "diffae", "pdae", "sdvae", "dgae", "ddpm", "pixels")
-TASK_DATASETS = {"probe": "fashion-mnist", "auroc": "shapes", "transfer": "edges2fashion", "fid": "fashion-mnist",
-                 "recon": "fashion-mnist", "interp": "fashion-mnist"}
+from dmzbench import registry
+from dmzbench.config import apply_overrides
+from dmzbench.errors import UsageError, did_you_mean
 
 
 @dataclass(frozen=True)
 class Suite:
     name: str
-    presets: tuple[str, ...]  # presets per model (a model without one of them runs its default preset once)
+    models: tuple[str, ...]
+    presets: tuple[str, ...]  # trained presets per model (a model with none of them runs its default preset once)
+    # Task names in priority order; the tasks of one phase share a data set, so one trained model serves them all.
+    phases: tuple[tuple[str, ...], ...]
     options: dict[str, list[str]] = field(default_factory=dict)  # task -> ["key=value", ...]
+    controls: tuple[str, ...] = ()  # untrained control presets (``init``) run beside each trained preset
+    control_tasks: tuple[str, ...] | None = None  # the tasks a control runs (None: all of the suite's)
+    datasets: dict[str, str] = field(default_factory=dict)  # task -> data set, where not the task's default
     note: str = ""
 
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return tuple(t for phase in self.phases for t in phase)
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    model: str
+    preset: str | None  # None: the model's default preset
+    task: str
+    dataset: str
+    options: tuple[str, ...]
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class RunGroup:
+    """Runs that share one trained model (same model, preset, data set and training mode): trained once."""
+
+    model: str
+    preset: str | None
+    dataset: str
+    mode: str
+    runs: tuple[PlannedRun, ...]
+
+    @property
+    def label(self) -> str:
+        mode = f"+{self.mode}" if self.mode else ""
+        return f"{self.model}/{self.preset or 'default'} on {self.dataset}{mode}"
+
+
+ALL_MODELS = ("dmz", "diffae", "sdvae", "pdae", "dgae", "ddpm", "pixels")  # most important families first
+PHASES = (("probe", "recon", "fid", "interp"), ("auroc",), ("transfer",))  # fashion-mnist, shapes, edges2fashion
 
 SMALL_N = {
     "probe": ["max_images=5000"],
@@ -37,15 +78,17 @@ SMALL_N = {
     "interp": ["n_pairs=8", "steps=20"],
 }
 SUITES = {
-    "ci": Suite("ci", ("smoke",), SMALL_N,
+    "ci": Suite("ci", ALL_MODELS, ("smoke",), PHASES, SMALL_N,
                 note="CI pipeline check, not a scientific comparison: smoke presets train for minutes on 2 CPU cores, "
                      "where trained encoders barely differ from their init controls. Pinned feature spaces; small N."),
-    "small": Suite("small", ("init", "small"), {
+    "small": Suite("small", ALL_MODELS, ("small",), PHASES, {
         "probe": [], "auroc": ["max_images=10000"], "transfer": ["n_images=2000", "steps=50"],
-        "fid": ["n_samples=5000", "steps=10,20,50,100"], "recon": ["n_images=2000", "steps=50"],
+        "fid": ["n_samples=5000", "steps=10,20,50,100", "batch_size=1000"], "recon": ["n_images=2000", "steps=50"],
         "interp": ["n_pairs=32", "steps=50"],
-    }, note="Scientific table: small presets (about a minute of GPU training per stage) beside their init controls."),
-    "tiny": Suite("tiny", ("init",), {
+    }, controls=("init",), control_tasks=("probe", "auroc"),
+        note="Scientific table: small presets (one to two minutes of GPU training per stage) beside their untrained "
+             "init controls (representation tasks only: an untrained decoder's samples are noise)."),
+    "tiny": Suite("tiny", ALL_MODELS, ("init",), PHASES, {
         "probe": ["max_images=500"], "auroc": ["max_images=200"], "transfer": ["n_images=8", "steps=2"],
         "fid": ["n_samples=8", "steps=2", "n_reference=200"], "recon": ["n_images=8", "steps=2"],
         "interp": ["n_pairs=1", "frames=3", "steps=2"],
@@ -63,13 +106,46 @@ def page_title(suite: Suite) -> str:
     return f"dmzbench leaderboard: {suite.name} suite"
 
 
-def plan(suite: Suite, models: list[str], tasks: list[str], presets_of) -> list[tuple[str, str, str, str, list[str]]]:
-    """(model, preset, task, dataset, options) for every run of the suite, in a stable order."""
-    runs = []
-    for model in models:
-        available = presets_of(model)
-        presets = [p for p in suite.presets if p in available] or [None]
-        for preset in presets:
-            for task in tasks:
-                runs.append((model, preset, task, TASK_DATASETS[task], list(suite.options.get(task, []))))
-    return runs
+def _subset(kind: str, asked: list[str] | None, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    if not asked:
+        return allowed
+    for name in asked:
+        if name not in allowed:
+            raise did_you_mean(kind, name, allowed)
+    return tuple(n for n in allowed if n in asked)  # the suite's priority order, whatever order they were asked in
+
+
+def plan(suite: Suite, models: list[str] | None = None, tasks: list[str] | None = None, seed: int = 0,
+         presets_of=None) -> list[RunGroup]:
+    """Every run of the suite, grouped by the trained model it needs, in priority order: phase by phase (the first
+    phase's data set first), model by model (the suite's order), each model's controls next to its trained presets."""
+    models_ = _subset("model of this suite", models, suite.models)
+    tasks_ = _subset("task of this suite", tasks, suite.tasks)
+    presets_of = presets_of or (lambda m: registry.get("model", m).presets)
+    groups: list[RunGroup] = []
+    for phase in suite.phases:
+        phase_tasks = [t for t in phase if t in tasks_]
+        for model in models_:
+            available = presets_of(model)
+            trained = [p for p in suite.presets if p in available]
+            controls = [p for p in suite.controls if p in available and trained]
+            for preset in controls + trained or [None]:
+                chosen = [t for t in phase_tasks
+                          if preset not in suite.controls or suite.control_tasks is None or t in suite.control_tasks]
+                by_model: dict[tuple[str, str], list[PlannedRun]] = {}
+                for task in chosen:
+                    dataset = suite.datasets.get(task) or registry.get("task", task).default_dataset
+                    mode = getattr(registry.get("task", task), "training_mode", "")
+                    run = PlannedRun(model, preset, task, dataset, tuple(suite.options.get(task, [])), seed)
+                    by_model.setdefault((dataset, mode), []).append(run)
+                groups += [RunGroup(model, preset, d, m, tuple(r)) for (d, m), r in by_model.items()]
+    return groups
+
+
+def check_options(suite: Suite) -> None:
+    """A suite's task options must parse before anything runs (a typo must not surface an hour in)."""
+    for task, options in suite.options.items():
+        try:
+            apply_overrides(registry.get("task", task).Config, options)
+        except UsageError as exc:
+            raise UsageError(f"suite {suite.name}, task {task}: {exc}") from None

@@ -9,6 +9,7 @@ training folds, roc_auc_score of the predicted probabilities on the held-out fol
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Literal
@@ -18,7 +19,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import KFold
 
-from dmzbench.api import ImageData, ModelAdapter, TaskContext
+from dmzbench.api import ImageData, ModelAdapter, ModelInfo, TaskContext
+from dmzbench.budget import TaskCost
 from dmzbench.errors import UsageError
 from tasks.probe import probe_classifier
 
@@ -58,6 +60,13 @@ class AUROC:
     default_dataset = "shapes"
     requires = frozenset({"encode"})
     training_mode = ""
+
+    @staticmethod
+    def cost(config: AUROCConfig, info: ModelInfo) -> TaskCost:
+        """Encoding up to max_images, then a 5-fold logistic regression per attribute on the CPU (priced for 8
+        attributes, as ``shapes`` has, at ~0.3 us per image x dim x fit)."""
+        n = config.max_images
+        return TaskCost(encoded_images=n, fixed_s=2 + 3e-7 * n * math.prod(info.latent_shape) * 8 * 5)
 
     @staticmethod
     def validate(data: ImageData, config: AUROCConfig) -> None:

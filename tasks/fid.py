@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 
-from dmzbench.api import ImageData, ModelAdapter, TaskContext
+from dmzbench.api import ImageData, ModelAdapter, ModelInfo, TaskContext
+from dmzbench.budget import TaskCost
 from dmzbench.images import in_batches, save_grid, to_uint8
 from dmzbench.metrics.features import check_space_name, resolve
 from dmzbench.metrics.frechet import GaussianStats, frechet_distance
@@ -48,6 +49,11 @@ class FID:
     default_dataset = "fashion-mnist"
     requires = frozenset({"generate"})
     training_mode = ""
+
+    @staticmethod
+    def cost(config: FIDConfig, info: ModelInfo) -> TaskCost:
+        """n_samples images at each T, plus feature extraction of the samples and the reference."""
+        return TaskCost(denoiser_forwards=config.n_samples * sum(config.steps), fixed_s=3 + len(config.steps))
 
     def run(self, adapter: ModelAdapter, data: ImageData, config: FIDConfig, ctx: TaskContext) -> dict[str, float]:
         space = resolve(config.features, data.spec.name, inception_weights=config.inception_weights, device=ctx.device)

@@ -14,7 +14,8 @@ from typing import Literal
 
 import torch
 
-from dmzbench.api import ImageData, ModelAdapter, TaskContext, to_model_range
+from dmzbench.api import ImageData, ModelAdapter, ModelInfo, TaskContext, to_model_range
+from dmzbench.budget import TaskCost
 from dmzbench.images import save_grid, to_uint8
 from dmzbench.metrics.features import check_space_name, resolve
 
@@ -48,6 +49,13 @@ class Interp:
     default_dataset = "fashion-mnist"
     requires = frozenset({"interpolate"})
     training_mode = ""
+
+    @staticmethod
+    def cost(config: InterpConfig, info: ModelInfo) -> TaskCost:
+        """Each frame is one decode; invertible models also invert both end points."""
+        inversion = 2 * getattr(config, "inversion_steps", config.steps) if info.can_invert else 0
+        return TaskCost(denoiser_forwards=config.n_pairs * (config.frames * config.steps + inversion),
+                        encoded_images=2 * config.n_pairs, fixed_s=2)
 
     def run(self, adapter: ModelAdapter, data: ImageData, config: InterpConfig, ctx: TaskContext) -> dict[str, float]:
         space = resolve(config.features, data.spec.name, inception_weights=config.inception_weights, device=ctx.device)

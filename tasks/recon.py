@@ -17,7 +17,8 @@ from typing import Literal
 
 import torch
 
-from dmzbench.api import ImageData, ModelAdapter, TaskContext, to_model_range
+from dmzbench.api import ImageData, ModelAdapter, ModelInfo, TaskContext, to_model_range
+from dmzbench.budget import TaskCost
 from dmzbench.images import in_batches, save_grid, to_uint8
 from dmzbench.metrics.features import check_space_name, resolve
 from dmzbench.metrics.frechet import GaussianStats, frechet_distance
@@ -55,6 +56,15 @@ class Recon:
     default_dataset = "fashion-mnist"
     requires = frozenset({"reconstruct"})
     training_mode = ""
+
+    @staticmethod
+    def cost(config: ReconConfig, info: ModelInfo) -> TaskCost:
+        """Encode + decode each image from random x_T and, for invertible models, from the DDIM-inverted x_T."""
+        inverting = info.can_invert and config.x_T != "random"
+        decodes = 2 if inverting and config.x_T == "both" else 1
+        inversion = getattr(config, "inversion_steps", config.steps) if inverting else 0
+        return TaskCost(denoiser_forwards=config.n_images * (decodes * config.steps + inversion),
+                        encoded_images=config.n_images * 2, fixed_s=5)
 
     def run(self, adapter: ModelAdapter, data: ImageData, config: ReconConfig, ctx: TaskContext) -> dict[str, float]:
         space = resolve(config.features, data.spec.name, inception_weights=config.inception_weights, device=ctx.device)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
-from dmzbench.api import ImageData, ModelAdapter, TaskContext, to_model_range
+from dmzbench.api import ImageData, ModelAdapter, ModelInfo, TaskContext, to_model_range
+from dmzbench.budget import TaskCost
 from dmzbench.images import in_batches, save_grid, to_uint8
 from dmzbench.metrics.features import check_space_name, resolve
 from dmzbench.metrics.frechet import GaussianStats, frechet_distance
@@ -39,6 +40,11 @@ class Transfer:
     default_dataset = "edges2fashion"
     requires = frozenset({"reconstruct"})
     training_mode = "paired"
+
+    @staticmethod
+    def cost(config: TransferConfig, info: ModelInfo) -> TaskCost:
+        """Encode each source image and decode it once."""
+        return TaskCost(denoiser_forwards=config.n_images * config.steps, encoded_images=config.n_images, fixed_s=5)
 
     def run(self, adapter: ModelAdapter, data: ImageData, config: TransferConfig, ctx: TaskContext) -> dict[str, float]:
         space = resolve(config.features, data.spec.name, inception_weights=config.inception_weights, device=ctx.device)
