@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dmzbench import __version__, registry
-from dmzbench.errors import DmzbenchError, UsageError, did_you_mean
+from dmzbench.errors import DmzbenchError, Interrupted, UsageError, did_you_mean
 
 app = typer.Typer(
     add_completion=False,
@@ -251,10 +251,16 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args
     if debug:
         args.remove("--debug")
+    stop_signals = _on_stop_signals(Interrupted.raise_on)  # typer would turn Ctrl-C into a silent exit 130
     try:
         for path in _pop_option(args, "--import"):
             registry.import_file(path)
         app(args=args, prog_name="dmzbench")
+    except Interrupted as exc:
+        if debug:
+            raise
+        err.print(str(exc), highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
     except DmzbenchError as exc:
         if debug:
             raise
@@ -263,3 +269,16 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         err.print("interrupted; checkpoints written so far are kept, run the same command to resume")
         sys.exit(130)
+    finally:
+        _on_stop_signals(stop_signals)
+
+
+def _on_stop_signals(handler):
+    """Install ``handler`` (one callable, or the dict this returned) for SIGINT and SIGTERM; return the old ones."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, handler[sig] if isinstance(handler, dict) else handler)
+            for sig in (signal.SIGINT, signal.SIGTERM) if not isinstance(handler, dict) or sig in handler}
