@@ -74,6 +74,7 @@ def test_corrupted_checkpoint_falls_back_to_the_previous_good_one(tmp_path, caps
     state = load_checkpoint(path, META)
     assert state["step"] == good_step
     assert "damaged" in capsys.readouterr().err
+    path.write_bytes(data[: len(data) // 2])
     previous(path).unlink()
     with pytest.raises(DmzbenchError, match=r"c\.pt is damaged.*delete it"):
         load_checkpoint(path, META)
