@@ -37,7 +37,7 @@ def write_bytes(path: str | os.PathLike, data: bytes, keep_previous: bool = Fals
         if tmp:
             Path(tmp).unlink(missing_ok=True)
         raise DmzbenchError(f"cannot write {path}: {exc.strerror or exc}; free some space, fix the permissions, or "
-                            "point DMZBENCH_HOME / --results elsewhere") from None
+                            "write elsewhere (the --results / --out folder, or DMZBENCH_HOME for checkpoints)") from None
     except BaseException:
         if tmp:
             Path(tmp).unlink(missing_ok=True)

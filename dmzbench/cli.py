@@ -146,6 +146,9 @@ def leaderboard(
         lb.check(results, out_dir, title, note)
         out.print(f"{out_dir / 'leaderboard.md'} matches the records in {results}")
         return
+    from dmzbench.validate import writable_dir
+
+    writable_dir(out_dir, "--out")
     for path in lb.write(results, out_dir, title, note):
         out.print(f"wrote {path}")
 
@@ -158,8 +161,10 @@ def _root(version: Annotated[bool, typer.Option("--version", help="Print the ver
 
 
 def _check_seed(seed: int) -> None:
-    if seed < 0:
-        raise UsageError(f"--seed must be >= 0, got {seed}")
+    from dmzbench import runs, validate
+
+    validate.seed(seed)
+    validate.writable_dir(runs.home(), "DMZBENCH_HOME")  # where checkpoints go
 
 
 @app.command()
@@ -202,6 +207,8 @@ def suite(
 def check(
     model: Annotated[str, typer.Option(help="Model name (registered, or from --import FILE).")],
     preset: Annotated[Optional[str], typer.Option(help="Preset to check; default: init, else the model's default.")] = None,
+    train_steps: Annotated[int, typer.Option("--train-steps", help="First train N steps per stage of the preset "
+                                             "(synthetic data, CPU), then check the trained model.")] = 0,
 ) -> None:
     """Run the conformance suite (the one the tests use) on a model and print a pass/fail table."""
     import torch
@@ -215,11 +222,15 @@ def check(
 
         check_preset(baseline, preset)
         subject = conformance.Subject(baseline, preset, subject.spec)
+    if not 0 <= train_steps <= 10_000:
+        raise UsageError(f"--train-steps must be in 0..10000, got {train_steps}")
     table = Table(title=f"conformance of {model} ({subject.preset})")
     table.add_column("check")
     table.add_column("result")
     table.add_column("reason")
     failed = 0
+    if train_steps:
+        failed += _check_training(subject, train_steps, table)
     for name, fn in conformance.CHECKS.items():
         try:
             with torch.no_grad():
@@ -230,7 +241,26 @@ def check(
         table.add_row(name, "[red]FAIL[/]" if reason else "[green]pass[/]", reason or "")
     out.print(table)
     if failed:
-        raise DmzbenchError(f"{model}: {failed} of {len(conformance.CHECKS)} conformance checks failed (see the table)")
+        total = len(conformance.CHECKS) + bool(train_steps)
+        raise DmzbenchError(f"{model}: {failed} of {total} conformance checks failed (see the table)")
+
+
+def _check_training(subject, steps: int, table: Table) -> bool:
+    """The ``train`` row of ``dmzbench check --train-steps N``; True when it failed."""
+    import tempfile
+
+    from dmzbench import conformance
+
+    with tempfile.TemporaryDirectory(prefix="dmzbench-check-") as tmp:
+        try:
+            summary = conformance.train_briefly(subject, steps, Path(tmp) / "checkpoint.pt")
+        except Interrupted:
+            raise
+        except Exception as exc:  # a training bug is what this row reports
+            table.add_row("train", "[red]FAIL[/]", f"raised {type(exc).__name__}: {exc}")
+            return True
+    table.add_row("train", "[green]pass[/]", summary)
+    return False
 
 
 def _pop_option(args: list[str], flag: str) -> list[str]:

@@ -245,8 +245,10 @@ def run_task(
     dataset = dataset or task_cls.default_dataset
     if dataset not in registry.names("dataset"):
         raise did_you_mean("dataset", dataset, registry.names("dataset"))
-    if seed < 0:
-        raise UsageError(f"seed must be >= 0, got {seed}")
+    from dmzbench import validate
+
+    validate.seed(seed)
+    validate.writable_dir(results_dir, "--results")  # before the task runs, not after
     config = apply_overrides(task_cls.Config, overrides or [])
 
     images = data.load(dataset, data_root)
@@ -288,7 +290,8 @@ def run_task(
                "dependencies": loaded.dependencies if loaded else {}},
         task={"name": task, "version": task_cls.version, "config": dataclasses.asdict(config), "mode": mode,
               "details": ctx.details},
-        dataset={"name": dataset, "splits": images.split_sizes, "source": images.source},
+        dataset={"name": dataset, "splits": images.split_sizes, "source": images.source,
+                 "sha256": data.content_sha256(images)},
         seed=seed,
         metrics={k: float(v) for k, v in metrics.items()},
         timings={"model_s": round(loaded.seconds, 3) if loaded else 0.0, "task_s": round(time.monotonic() - t_task, 3),
