@@ -132,14 +132,30 @@ class TrainStage:
     ``loss(images, labels, cond)`` returns the scalar training loss of one batch. ``cond`` is what the encoder sees: the
     images themselves, or in paired mode (domain transfer) the source-domain images while ``images`` are the targets.
     The trainer owns the loop, the optimiser (AdamW), EMA, clipping, precision, seeding and checkpoints.
+
+    The contract in full (docs/adding-a-model.md says the same):
+
+    * **Data.** ``prepare(data)`` runs once before step 0 with the whole ``ImageData`` (uint8 in [0, 255], on the CPU;
+      in paired mode ``train_images`` are the source images); ``loss`` gets float batches in [-1, 1] on the training
+      device (``to_model_range``), with integer labels. Torch is seeded before ``prepare`` and before every step.
+    * **Weights.** The stage's final weights are its EMA weights (decay ``ema_decay``, 0.9999 by default, with the
+      warm-up ``min(ema_decay, (1 + n) / (10 + n))`` at step n), copied into ``module`` when the stage ends. Set
+      ``ema_decay=0`` to keep the raw weights.
+    * **Devices.** The core moves the whole model to the device, puts it in ``eval()`` and only ``module`` in
+      ``train()``; bf16 autocast on CUDA. Adapters get ``torch.Generator`` objects on the CPU: draw noise on the CPU
+      with them and move it (``torch.randn(..., generator=g).to(device)``).
+    * **Checkpoints.** Every ``$DMZBENCH_SAVE_EVERY_S`` seconds (default 120; the first within 10 s), at the end of each
+      stage, and at SIGINT/SIGTERM (at the next step boundary); a resumed run is bit-identical to an uninterrupted one.
+    * **steps=0.** A stage with no gradient steps (PCA fitted in ``prepare``) needs only ``name``, ``module`` and
+      ``prepare``: no ``loss``, ``batch_size`` or ``lr``.
     """
 
     name: str
     module: nn.Module  # whose parameters this stage trains
-    loss: Callable[[Tensor, Tensor, Tensor], Tensor]
-    steps: int
-    batch_size: int
-    lr: float
+    loss: Callable[[Tensor, Tensor, Tensor], Tensor] | None = None  # required when steps > 0
+    steps: int = 0
+    batch_size: int = 0  # required when steps > 0
+    lr: float = 0.0
     weight_decay: float = 0.0
     betas: tuple[float, float] = (0.9, 0.999)
     ema_decay: float = 0.9999

@@ -37,7 +37,7 @@ def write_bytes(path: str | os.PathLike, data: bytes, keep_previous: bool = Fals
         if tmp:
             Path(tmp).unlink(missing_ok=True)
         raise DmzbenchError(f"cannot write {path}: {exc.strerror or exc}; free some space, fix the permissions, or "
-                            "point DMZBENCH_HOME / --results elsewhere") from None
+                            "write elsewhere (the --results / --out folder, or DMZBENCH_HOME for checkpoints)") from None
     except BaseException:
         if tmp:
             Path(tmp).unlink(missing_ok=True)
@@ -47,6 +47,11 @@ def write_bytes(path: str | os.PathLike, data: bytes, keep_previous: bool = Fals
 
 def previous(path: Path) -> Path:
     return path.with_name(path.name + ".prev")
+
+
+def damaged(path: Path) -> Path:
+    """Where a damaged checkpoint is set aside (kept for inspection, never trusted, never promoted to ``.prev``)."""
+    return path.with_name(path.name + ".damaged")
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
@@ -64,26 +69,48 @@ CHECKPOINT_MAGIC = b"DMZBENCH-CKPT-1\n"
 
 
 def save_checkpoint(path: str | os.PathLike, obj: Any) -> Path:
-    """magic + sha256(payload) + payload (a torch.save); the previous file is kept as ``<name>.prev``."""
+    """magic + sha256(payload) + payload (a torch.save); the previous file is kept as ``<name>.prev`` when it is intact.
+
+    A damaged file at ``path`` is set aside as ``<name>.damaged`` instead of rotated: rotating it would replace the last
+    good fallback with garbage."""
+    path = Path(path)
     buf = io.BytesIO()
     torch.save(obj, buf)
     payload = buf.getvalue()
-    return write_bytes(path, CHECKPOINT_MAGIC + hashlib.sha256(payload).digest() + payload, keep_previous=True)
+    keep = path.exists() and checkpoint_is_intact(path)
+    if path.exists() and not keep:
+        try:
+            os.replace(path, damaged(path))
+        except OSError:
+            pass  # write_bytes below reports an unwritable folder with the fix
+    return write_bytes(path, CHECKPOINT_MAGIC + hashlib.sha256(payload).digest() + payload, keep_previous=keep)
 
 
 class CorruptCheckpoint(Exception):
     pass
 
 
-def load_checkpoint_file(path: str | os.PathLike) -> Any:
-    raw = Path(path).read_bytes()
+def _payload(raw: bytes) -> bytes:
+    """The torch.save payload of a checkpoint file's bytes, after checking its header and content hash."""
     head = len(CHECKPOINT_MAGIC)
     if not raw.startswith(CHECKPOINT_MAGIC) or len(raw) < head + 32:
         raise CorruptCheckpoint("not a dmzbench checkpoint (no header)")
     digest, payload = raw[head : head + 32], raw[head + 32 :]
     if hashlib.sha256(payload).digest() != digest:
         raise CorruptCheckpoint("content hash mismatch (truncated or corrupted)")
-    return torch.load(io.BytesIO(payload), map_location="cpu", weights_only=False)
+    return payload
+
+
+def checkpoint_is_intact(path: str | os.PathLike) -> bool:
+    try:
+        _payload(Path(path).read_bytes())
+    except (OSError, CorruptCheckpoint):
+        return False
+    return True
+
+
+def load_checkpoint_file(path: str | os.PathLike) -> Any:
+    return torch.load(io.BytesIO(_payload(Path(path).read_bytes())), map_location="cpu", weights_only=False)
 
 
 def sha256_file(path: str | os.PathLike) -> str:

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dmzbench import __version__, registry
-from dmzbench.errors import DmzbenchError, UsageError, did_you_mean
+from dmzbench.errors import DmzbenchError, Interrupted, UsageError, did_you_mean
 
 app = typer.Typer(
     add_completion=False,
@@ -146,6 +146,9 @@ def leaderboard(
         lb.check(results, out_dir, title, note)
         out.print(f"{out_dir / 'leaderboard.md'} matches the records in {results}")
         return
+    from dmzbench.validate import writable_dir
+
+    writable_dir(out_dir, "--out")
     for path in lb.write(results, out_dir, title, note):
         out.print(f"wrote {path}")
 
@@ -158,8 +161,10 @@ def _root(version: Annotated[bool, typer.Option("--version", help="Print the ver
 
 
 def _check_seed(seed: int) -> None:
-    if seed < 0:
-        raise UsageError(f"--seed must be >= 0, got {seed}")
+    from dmzbench import runs, validate
+
+    validate.seed(seed)
+    validate.writable_dir(runs.home(), "DMZBENCH_HOME")  # where checkpoints go
 
 
 @app.command()
@@ -247,6 +252,8 @@ def _print_rows(title: str, rows: list[dict]) -> None:
 def check(
     model: Annotated[str, typer.Option(help="Model name (registered, or from --import FILE).")],
     preset: Annotated[Optional[str], typer.Option(help="Preset to check; default: init, else the model's default.")] = None,
+    train_steps: Annotated[int, typer.Option("--train-steps", help="First train N steps per stage of the preset "
+                                             "(synthetic data, CPU), then check the trained model.")] = 0,
 ) -> None:
     """Run the conformance suite (the one the tests use) on a model and print a pass/fail table."""
     import torch
@@ -260,11 +267,15 @@ def check(
 
         check_preset(baseline, preset)
         subject = conformance.Subject(baseline, preset, subject.spec)
+    if not 0 <= train_steps <= 10_000:
+        raise UsageError(f"--train-steps must be in 0..10000, got {train_steps}")
     table = Table(title=f"conformance of {model} ({subject.preset})")
     table.add_column("check")
     table.add_column("result")
     table.add_column("reason")
     failed = 0
+    if train_steps:
+        failed += _check_training(subject, train_steps, table)
     for name, fn in conformance.CHECKS.items():
         try:
             with torch.no_grad():
@@ -275,7 +286,26 @@ def check(
         table.add_row(name, "[red]FAIL[/]" if reason else "[green]pass[/]", reason or "")
     out.print(table)
     if failed:
-        raise DmzbenchError(f"{model}: {failed} of {len(conformance.CHECKS)} conformance checks failed (see the table)")
+        total = len(conformance.CHECKS) + bool(train_steps)
+        raise DmzbenchError(f"{model}: {failed} of {total} conformance checks failed (see the table)")
+
+
+def _check_training(subject, steps: int, table: Table) -> bool:
+    """The ``train`` row of ``dmzbench check --train-steps N``; True when it failed."""
+    import tempfile
+
+    from dmzbench import conformance
+
+    with tempfile.TemporaryDirectory(prefix="dmzbench-check-") as tmp:
+        try:
+            summary = conformance.train_briefly(subject, steps, Path(tmp) / "checkpoint.pt")
+        except Interrupted:
+            raise
+        except Exception as exc:  # a training bug is what this row reports
+            table.add_row("train", "[red]FAIL[/]", f"raised {type(exc).__name__}: {exc}")
+            return True
+    table.add_row("train", "[green]pass[/]", summary)
+    return False
 
 
 def _pop_option(args: list[str], flag: str) -> list[str]:
@@ -296,10 +326,16 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args
     if debug:
         args.remove("--debug")
+    stop_signals = _on_stop_signals(Interrupted.raise_on)  # typer would turn Ctrl-C into a silent exit 130
     try:
         for path in _pop_option(args, "--import"):
             registry.import_file(path)
         app(args=args, prog_name="dmzbench")
+    except Interrupted as exc:
+        if debug:
+            raise
+        err.print(str(exc), highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
     except DmzbenchError as exc:
         if debug:
             raise
@@ -308,3 +344,16 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         err.print("interrupted; checkpoints written so far are kept, run the same command to resume")
         sys.exit(130)
+    finally:
+        _on_stop_signals(stop_signals)
+
+
+def _on_stop_signals(handler):
+    """Install ``handler`` (one callable, or the dict this returned) for SIGINT and SIGTERM; return the old ones."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, handler[sig] if isinstance(handler, dict) else handler)
+            for sig in (signal.SIGINT, signal.SIGTERM) if not isinstance(handler, dict) or sig in handler}

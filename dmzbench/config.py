@@ -52,6 +52,25 @@ def apply_overrides(config_cls: type, overrides: list[str]) -> Any:
             raise did_you_mean("option", key, fields)
         values[key] = _coerce(key, raw.strip(), hints[key])
     try:
-        return config_cls(**values)
+        config = config_cls(**values)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    check_bounds(config, values)
+    return config
+
+
+def at_most(default: Any, bound: int) -> Any:
+    """A config field with an upper bound: ``n_samples: int = at_most(10_000, 200_000)``. A value above it is refused
+    before any work (a typo of a few zeros would otherwise run until killed)."""
+    return dataclasses.field(default=default, metadata={"max": bound})
+
+
+def check_bounds(config: Any, values: dict[str, Any]) -> None:
+    for f in dataclasses.fields(config):
+        bound = f.metadata.get("max")
+        value = getattr(config, f.name)
+        if bound is None or f.name not in values:
+            continue
+        too_big = [v for v in (value if isinstance(value, (tuple, list)) else [value]) if v > bound]
+        if too_big:
+            raise UsageError(f"option {f.name}={too_big[0]} is above its bound {bound:,}; use at most {bound}")

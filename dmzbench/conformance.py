@@ -6,13 +6,15 @@ for a third-party adapter.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
-from dmzbench.api import Baseline, CapabilityMissing, DataSpec, ModelAdapter
+from dmzbench.api import Baseline, CapabilityMissing, DataSpec, ImageData, ModelAdapter
 
 SPEC = DataSpec("conformance", image_size=32, channels=1, num_classes=10)
 STEPS = 2  # sampling steps: enough to run every code path, few enough to be fast on a CPU
@@ -23,11 +25,44 @@ class Subject:
     baseline: Baseline
     preset: str
     spec: DataSpec
+    trained: dict | None = None  # weights after ``train_briefly`` (``dmzbench check --train-steps N``); None: as built
 
-    def fresh(self, seed: int = 0) -> tuple[torch.nn.Module, ModelAdapter]:
+    def fresh(self, seed: int = 0, trained: bool = True) -> tuple[torch.nn.Module, ModelAdapter]:
         torch.manual_seed(seed)
         module = self.baseline.build(self.preset, self.spec).eval()
+        if trained and self.trained is not None:
+            module.load_state_dict(self.trained)
         return module, self.baseline.adapter(module, self.preset, self.spec)
+
+
+def synthetic_data(spec: DataSpec, n: int = 64) -> ImageData:
+    """Random uint8 images and labels of ``spec``'s shape: enough to run a few training steps of any model."""
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (n, spec.channels, spec.image_size, spec.image_size), generator=g, dtype=torch.uint8)
+    labels = torch.randint(0, spec.num_classes, (n,), generator=g)
+    return ImageData(spec, images, labels, images[: n // 2], labels[: n // 2], source="synthetic (conformance)")
+
+
+def train_briefly(s: Subject, steps: int, checkpoint: Path) -> str:
+    """Train ``s``'s preset for at most ``steps`` steps per stage on synthetic data, through the real trainer (EMA,
+    checkpoint, resume bookkeeping), and keep the weights on ``s`` so that the other checks see a trained model.
+    Dependencies (PDAE's ddpm) are attached as built, untrained. Returns a one-line summary."""
+    from dmzbench.train import Trainer
+
+    torch.manual_seed(0)
+    module = s.baseline.build(s.preset, s.spec)
+    deps = {}
+    for role, (dep_name, dep_preset) in s.baseline.dependencies(s.preset).items():
+        from dmzbench import registry
+
+        deps[role] = registry.get("model", dep_name)().build(dep_preset, s.spec)
+    s.baseline.attach(module, deps)
+    stages = [dataclasses.replace(st, steps=min(st.steps, steps)) for st in s.baseline.stages(module, s.preset, s.spec)]
+    summaries, _ = Trainer(torch.device("cpu"), progress=False).fit(module, stages, synthetic_data(s.spec), checkpoint,
+                                                                   {"conformance": s.baseline.name}, seed=0)
+    s.trained = {k: v.detach().clone() for k, v in module.state_dict().items()}
+    return ", ".join(f"{x.name}: {x.steps} steps, loss {x.loss_end:.4g}" if x.steps else f"{x.name}: prepared"
+                     for x in summaries) or "no training stages"
 
 
 def _images(n: int, spec: DataSpec, seed: int = 0) -> torch.Tensor:
@@ -40,6 +75,14 @@ def check_interface(s: Subject) -> str | None:
         return "adapter lacks info/encode/reconstruct/generate"
     if (a.info.image_size, a.info.channels) != (s.spec.image_size, s.spec.channels):
         return f"info says {a.info.channels}x{a.info.image_size}px, built for {s.spec.channels}x{s.spec.image_size}px"
+    return check_info_names(a.info.name, a.info.preset, s)
+
+
+def check_info_names(name: str, preset: str, s: Subject) -> str | None:
+    """``info.name``/``info.preset`` are what records and the leaderboard show: they must be the registration's."""
+    if (name, preset) != (s.baseline.name, s.preset):
+        return (f"info names {name!r}/{preset!r}, but the model is registered as {s.baseline.name!r} and built with "
+                f"preset {s.preset!r}; report those in ModelInfo")
     return None
 
 
@@ -96,7 +139,7 @@ def check_checkpoint_round_trip(s: Subject) -> str | None:
     module, a = s.fresh(seed=0)
     buf = io.BytesIO()
     torch.save(module.state_dict(), buf)
-    other, b = s.fresh(seed=1)
+    other, b = s.fresh(seed=1, trained=False)
     buf.seek(0)
     other.load_state_dict(torch.load(buf, weights_only=False))
     other.eval()

@@ -21,6 +21,27 @@ class UsageError(DmzbenchError):
     exit_code = 2
 
 
+class Interrupted(DmzbenchError):
+    """SIGINT (exit 130) or SIGTERM (exit 143): what was saved is kept; the same command resumes. Printed without the
+    ``error:`` prefix (the user asked for it)."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    @classmethod
+    def by_signal(cls, signum: int, where: str = "") -> "Interrupted":
+        import signal
+
+        at = f" at {where}" if where else ""
+        return cls(f"interrupted{at}; the same command resumes", 128 + int(signum))
+
+    @staticmethod
+    def raise_on(signum: int, frame: object = None) -> None:
+        """A signal handler for outside training (loading data, running a task): stop now, as a one-line message."""
+        raise Interrupted.by_signal(signum)
+
+
 def did_you_mean(kind: str, name: str, known: Iterable[str]) -> UsageError:
     """``unknown model 'dmzz'; did you mean 'dmz'? (known: dmz, pixels)``"""
     known = sorted(known)

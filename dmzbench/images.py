@@ -17,9 +17,18 @@ def to_uint8(x: Tensor) -> Tensor:
     return ((x.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
-def in_batches(make: Callable[[int, int], Tensor], n: int, batch_size: int) -> Tensor:
-    """Concatenate ``make(start, count)`` over batches covering ``n`` items (results moved to the CPU)."""
-    return torch.cat([make(i, min(batch_size, n - i)).cpu() for i in range(0, n, batch_size)])
+def in_batches(make: Callable[[int, int], Tensor], n: int, batch_size: int,
+               log: Callable[[str], None] | None = None, what: str = "done") -> Tensor:
+    """Concatenate ``make(start, count)`` over batches covering ``n`` items (results moved to the CPU). With ``log``,
+    a long loop reports ``<what> i/n`` about every 10% (at most ~10 lines), so it never looks hung."""
+    out, next_report = [], n / 10
+    for i in range(0, n, batch_size):
+        out.append(make(i, min(batch_size, n - i)).cpu())
+        done = min(i + batch_size, n)
+        if log is not None and done >= next_report and done < n:
+            log(f"{what} {done:,}/{n:,}")
+            next_report = done + n / 10
+    return torch.cat(out)
 
 
 def save_grid(path: Path, images_uint8: Tensor, nrow: int = 8) -> Path:

@@ -46,14 +46,22 @@ def load(results: Path) -> Board:
     rows, runs = [], []
     for path in sorted(p for p in results.rglob("*.json") if "artifacts" not in p.parts):
         rec = read_record(path)
-        details = rec["task"].get("details", {})
-        key = {"model": rec["model"]["name"], "preset": rec["model"]["preset"], "dataset": rec["dataset"]["name"],
-               "seed": rec["seed"], "task": rec["task"]["name"]}
-        n = details.get("n_samples") or details.get("n_images") or details.get("n_pairs")
+        try:  # a record missing a key or holding a non-number metric is named, not a KeyError/pandas traceback
+            details = rec["task"].get("details", {})
+            key = {"model": rec["model"]["name"], "preset": rec["model"]["preset"], "dataset": rec["dataset"]["name"],
+                   "seed": rec["seed"], "task": rec["task"]["name"]}
+            n = details.get("n_samples") or details.get("n_images") or details.get("n_pairs")
+            metrics = rec["metrics"].items()
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise DmzbenchError(f"{path} is not a complete result record (missing or malformed {exc}); delete it or "
+                                "re-run its task") from None
         runs.append({**key, "commit": (rec.get("dmzbench") or {}).get("commit"), "device": rec.get("device"),
                      "skipped": details.get("skipped"), "features": details.get("features"), "n": n,
                      "path": str(path.relative_to(results))})
-        for metric, value in rec["metrics"].items():
+        for metric, value in metrics:
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise DmzbenchError(f"{path}: metric {metric} is {value!r}, not a number; delete the record or re-run "
+                                    "its task")
             rows.append({**key, "metric": metric, "value": value})
     if not runs:
         raise UsageError(f"no result records under {results}; run 'dmzbench run ...' first")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,8 @@ from torch import nn
 
 from dmzbench import data, registry, runs
 from dmzbench.api import Baseline, DataSpec, ImageData, ModelAdapter, TaskContext, to_model_range
-from dmzbench.atomic import CorruptCheckpoint, load_checkpoint_file, previous, save_checkpoint, sha256_file, torch_save
+from dmzbench.atomic import (CorruptCheckpoint, damaged, load_checkpoint_file, previous, save_checkpoint, sha256_file,
+                             torch_save, write_bytes)
 from dmzbench.config import apply_overrides
 from dmzbench.errors import DmzbenchError, UsageError, did_you_mean
 from dmzbench.records import ResultRecord
@@ -84,17 +86,28 @@ def load_checkpoint(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
     exists; one made for another model, preset config, data set, seed or mode is refused, naming the fields."""
     try:
         state = _read(path)
-    except DmzbenchError as damaged:
+    except DmzbenchError as problem:
         prev = previous(path)
         if not prev.exists():
             raise
         state = _read(prev)
-        console.print(f"warning: {damaged}; using the previous good checkpoint {prev}")
+        restore_previous(path)
+        console.print(f"warning: {problem}; set it aside as {damaged(path).name} and restored the previous good "
+                      f"checkpoint (stage {state['stage_index']}, step {state['step']}) from {prev.name}")
     differ = _differences(state["meta"], meta)
     if differ:
         raise DmzbenchError(f"checkpoint {path} was made for another configuration: {'; '.join(differ)}; delete it "
                             "to retrain, or ask for what it was made for")
     return state
+
+
+def restore_previous(path: Path) -> None:
+    """Put the intact ``.prev`` back at ``path`` (the damaged file becomes ``.damaged``): the record and the feature
+    cache are then keyed on the bytes actually loaded, and the next save rotates a good file, not the damaged one, into
+    ``.prev``."""
+    if path.exists():
+        os.replace(path, damaged(path))
+    write_bytes(path, previous(path).read_bytes())
 
 
 def build_seeded(baseline: Baseline, preset: str, spec: DataSpec, seed: int) -> nn.Module:
@@ -152,7 +165,9 @@ def obtain_model(
                                    "done": True, "summaries": [], "stage_index": 0, "step": 0})
         else:
             if state is not None:
-                console.print(f"resuming {name}/{preset} on {dataset} (seed {seed}) from {path}")
+                at = stages[min(state["stage_index"], len(stages) - 1)].name
+                console.print(f"resuming {name}/{preset} on {dataset} (seed {seed}) from step {state['step']} of stage "
+                              f"'{at}' ({path})")
             images = loaded_data or data.load(dataset, data_root)
             trainer = Trainer(device, progress=progress, console=console, compile=compile)
             summaries, finished = trainer.fit(
@@ -230,8 +245,10 @@ def run_task(
     dataset = dataset or task_cls.default_dataset
     if dataset not in registry.names("dataset"):
         raise did_you_mean("dataset", dataset, registry.names("dataset"))
-    if seed < 0:
-        raise UsageError(f"seed must be >= 0, got {seed}")
+    from dmzbench import validate
+
+    validate.seed(seed)
+    validate.writable_dir(results_dir, "--results")  # before the task runs, not after
     config = apply_overrides(task_cls.Config, overrides or [])
 
     images = data.load(dataset, data_root)
@@ -273,7 +290,8 @@ def run_task(
                "dependencies": loaded.dependencies if loaded else {}},
         task={"name": task, "version": task_cls.version, "config": dataclasses.asdict(config), "mode": mode,
               "details": ctx.details},
-        dataset={"name": dataset, "splits": images.split_sizes, "source": images.source},
+        dataset={"name": dataset, "splits": images.split_sizes, "source": images.source,
+                 "sha256": data.content_sha256(images)},
         seed=seed,
         metrics={k: float(v) for k, v in metrics.items()},
         timings={"model_s": round(loaded.seconds, 3) if loaded else 0.0, "task_s": round(time.monotonic() - t_task, 3),

@@ -11,6 +11,8 @@ import dataclasses
 import hashlib
 import math
 import os
+import signal
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -25,9 +27,13 @@ from torch import Tensor, nn
 from dmzbench.api import ImageData, TrainStage, to_model_range
 from dmzbench.atomic import save_checkpoint
 from dmzbench import distributed
-from dmzbench.errors import DmzbenchError
+from dmzbench.errors import DmzbenchError, Interrupted
 
 CHECKPOINT_FORMAT = "dmzbench-checkpoint-1"
+# A stage saves every ``save_every_s`` seconds ($DMZBENCH_SAVE_EVERY_S, default 120), but its first checkpoint comes
+# after at most FIRST_SAVE_S: a run killed in its first minutes still resumes from a step > 0.
+SAVE_EVERY_S = 120.0
+FIRST_SAVE_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -93,7 +99,8 @@ class Trainer:
         self.compile = compile
         # How often a running stage checkpoints (seconds); $DMZBENCH_SAVE_EVERY_S overrides (0 = every step).
         env = os.environ.get("DMZBENCH_SAVE_EVERY_S")
-        self.save_every_s = save_every_s if save_every_s is not None else float(env) if env else 120.0
+        self.save_every_s = save_every_s if save_every_s is not None else _seconds(env) if env else SAVE_EVERY_S
+        self.clock = time.monotonic  # tests substitute a fake clock
         self.log_every = log_every
         self.progress = progress
         self.console = console or Console(stderr=True)
@@ -132,7 +139,28 @@ class Trainer:
         paired: bool = False,
     ) -> tuple[list[StageSummary], bool]:
         """Train ``model`` through ``stages``, checkpointing to ``checkpoint``. Returns the stage summaries and whether
-        training finished (False only when ``stop_after_steps`` interrupted it, as tests do)."""
+        training finished (False only when ``stop_after_steps`` interrupted it, as tests do).
+
+        SIGINT or SIGTERM during training is noted, not obeyed at once: at the next step boundary the trainer saves a
+        checkpoint and raises ``Interrupted`` (exit 130 or 143, "interrupted at step N; the same command resumes")."""
+        with _StopOnSignal() as stop:
+            return self._fit(model, stages, data, checkpoint, meta, seed, stop, resume_state=resume_state,
+                             stop_after_steps=stop_after_steps, paired=paired)
+
+    def _fit(
+        self,
+        model: nn.Module,
+        stages: Sequence[TrainStage],
+        data: ImageData,
+        checkpoint: Path,
+        meta: dict[str, Any],
+        seed: int,
+        stop: _StopOnSignal,
+        *,
+        resume_state: dict[str, Any] | None,
+        stop_after_steps: int | None,
+        paired: bool,
+    ) -> tuple[list[StageSummary], bool]:
         model.to(self.device)
         rank, world = distributed.world()
         state = resume_state or {"stage_index": 0, "step": 0, "summaries": [], "losses": [], "seconds": 0.0}
@@ -157,10 +185,19 @@ class Trainer:
             params = [p for p in stage.module.parameters() if p.requires_grad]
             if not params and stage.steps:
                 raise DmzbenchError(f"stage '{stage.name}' has {stage.steps} steps but nothing to train")
-            opt = torch.optim.AdamW(  # a stage may have no parameters (PCA fits in prepare): a dummy keeps one path
-                params or [torch.zeros(1, requires_grad=True)], lr=stage.lr, betas=stage.betas,
-                weight_decay=stage.weight_decay, fused=self.device.type == "cuda" and bool(params),
-            )
+            if stage.steps and (stage.loss is None or stage.batch_size < 1):
+                raise DmzbenchError(f"stage '{stage.name}' has {stage.steps} steps but no loss or batch size; give both "
+                                    "(only a steps=0 stage may leave them out)")
+            if not stage.steps:  # nothing to optimise (e.g. PCA fitted in prepare): no optimiser, loss or batch size
+                summaries.append(summarise(stage.name, [], 0, 0.0))
+                self._save(checkpoint, model, meta, {
+                    "done": stage_index + 1 == len(stages), "stage_index": stage_index + 1, "step": 0,
+                    "summaries": [asdict(s) for s in summaries], "losses": [], "seconds": 0.0,
+                })
+                resume_state = None
+                continue
+            opt = torch.optim.AdamW(params, lr=stage.lr, betas=stage.betas, weight_decay=stage.weight_decay,
+                                    fused=self.device.type == "cuda")
             ema = [p.detach().clone() for p in params]
             if resuming:
                 opt.load_state_dict(state["optimizer"])
@@ -187,7 +224,8 @@ class Trainer:
                 step_loss = torch.compile(step_loss)
             shard = stage.batch_size // world
             pending: list[Tensor] = []
-            last_save = time.monotonic()
+            last_save = self.clock()
+            save_after = min(self.save_every_s, FIRST_SAVE_S)  # the first save comes soon; later ones every save_every_s
             t_begin = time.monotonic() - seconds
             bar = self._bar(stage, start)
             with bar:
@@ -229,8 +267,9 @@ class Trainer:
                         elapsed = time.monotonic() - t_begin
                         rate = (step + 1 - start) * stage.batch_size / max(elapsed - seconds, 1e-9)
                         bar.update(task, completed=step + 1, loss=f"{values[-1]:.4f}", rate=f"{rate:,.0f} img/s")
-                    interrupted = stop_after_steps is not None and steps_this_call >= stop_after_steps and not done
-                    if (time.monotonic() - last_save >= self.save_every_s and not done) or interrupted:
+                    interrupted = (stop_after_steps is not None and steps_this_call >= stop_after_steps
+                                   or stop.signum is not None) and not done
+                    if (self.clock() - last_save >= save_after and not done) or interrupted:
                         if pending:
                             losses.extend(distributed.mean_across_ranks(torch.stack(pending)).tolist())
                             pending.clear()
@@ -240,7 +279,9 @@ class Trainer:
                             "seconds": time.monotonic() - t_begin, "optimizer": opt.state_dict(),
                             "ema": [e.cpu() for e in ema],
                         })
-                        last_save = time.monotonic()
+                        last_save, save_after = self.clock(), self.save_every_s
+                        if stop.signum is not None:
+                            raise Interrupted.by_signal(stop.signum, f"step {step + 1} of stage '{stage.name}'")
                         if interrupted:
                             return summaries, False
 
@@ -253,6 +294,8 @@ class Trainer:
                 "done": stage_index + 1 == len(stages), "stage_index": stage_index + 1, "step": 0,
                 "summaries": [asdict(s) for s in summaries], "losses": [], "seconds": 0.0,
             })
+            if stop.signum is not None:
+                raise Interrupted.by_signal(stop.signum, f"the end of stage '{stage.name}'")
         model.eval()
         distributed.barrier()  # the other ranks wait for rank 0's final checkpoint
         return summaries, True
@@ -269,3 +312,40 @@ class Trainer:
             disable=not self.progress or not distributed.is_main(),
             transient=False,
         )
+
+
+def _seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise DmzbenchError(f"DMZBENCH_SAVE_EVERY_S={raw!r} must be a number of seconds >= 0 (0 = save every step)")
+    return value
+
+
+class _StopOnSignal:
+    """While training: SIGINT/SIGTERM set ``signum`` (the trainer stops at the next step boundary, after a save); a
+    second one of the same kind acts at once. Installed only in the main thread of a single-process run: under torchrun
+    the ranks would stop at different steps."""
+
+    def __init__(self):
+        self.signum: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopOnSignal:
+        if threading.current_thread() is threading.main_thread() and distributed.world()[1] == 1:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._note)
+        return self
+
+    def _note(self, signum: int, frame: Any) -> None:
+        if self.signum == signum:  # asked twice: stop now, by the handler that was there before
+            signal.signal(signum, self._old[signum])
+            signal.raise_signal(signum)
+            return
+        self.signum = signum
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)

@@ -14,6 +14,7 @@ from typing import Literal
 
 from dmzbench.api import ImageData, ModelAdapter, ModelInfo, TaskContext
 from dmzbench.budget import TaskCost
+from dmzbench.config import at_most
 from dmzbench.images import in_batches, save_grid, to_uint8
 from dmzbench.metrics.features import check_space_name, resolve
 from dmzbench.metrics.frechet import GaussianStats, frechet_distance
@@ -21,13 +22,13 @@ from dmzbench.metrics.frechet import GaussianStats, frechet_distance
 
 @dataclass(frozen=True)
 class FIDConfig:
-    steps: tuple[int, ...] = (10, 20, 50, 100)
-    n_samples: int = 10_000
+    steps: tuple[int, ...] = at_most((10, 20, 50, 100), 10_000)
+    n_samples: int = at_most(10_000, 200_000)  # papers use 10k-50k; a bound stops a typo running for days
     reference: Literal["train", "test"] = "train"
     n_reference: int = 0  # 0 = the whole split
     features: str = "pinned"  # pinned | inception | a pinned space's name
     inception_weights: str = ""
-    batch_size: int = 250
+    batch_size: int = at_most(250, 100_000)
 
     def __post_init__(self):
         check_space_name(self.features)
@@ -64,7 +65,7 @@ class FID:
         for steps in config.steps:
             g = ctx.generator(steps)
             samples = in_batches(lambda i, k: to_uint8(adapter.generate(k, steps=steps, generator=g)),
-                                 config.n_samples, config.batch_size)
+                                 config.n_samples, config.batch_size, log=ctx.log, what=f"fid: T={steps}: sampled")
             metrics[f"fid_T{steps}"] = frechet_distance(GaussianStats.of(space.extract(samples)), ref)
             save_grid(ctx.output_dir / f"samples_T{steps}.png", samples[:64])
             ctx.log(f"fid: T={steps}: {metrics[f'fid_T{steps}']:.3f} ({config.n_samples} samples, {space.name})")

@@ -16,6 +16,7 @@ import torch
 
 from dmzbench.api import ImageData, ModelAdapter, ModelInfo, TaskContext, to_model_range
 from dmzbench.budget import TaskCost
+from dmzbench.config import at_most
 from dmzbench.images import save_grid, to_uint8
 from dmzbench.metrics.features import check_space_name, resolve
 
@@ -24,7 +25,7 @@ from dmzbench.metrics.features import check_space_name, resolve
 class InterpConfig:
     n_pairs: int = 16
     frames: int = 8
-    steps: int = 20
+    steps: int = at_most(20, 10_000)  # sampling steps; a bound stops a typo running for days
     split: Literal["test", "train"] = "test"
     features: str = "pinned"
     inception_weights: str = ""

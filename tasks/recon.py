@@ -19,6 +19,7 @@ import torch
 
 from dmzbench.api import ImageData, ModelAdapter, ModelInfo, TaskContext, to_model_range
 from dmzbench.budget import TaskCost
+from dmzbench.config import at_most
 from dmzbench.images import in_batches, save_grid, to_uint8
 from dmzbench.metrics.features import check_space_name, resolve
 from dmzbench.metrics.frechet import GaussianStats, frechet_distance
@@ -28,7 +29,7 @@ from dmzbench.metrics.image import mse, psnr, ssim, to_unit
 @dataclass(frozen=True)
 class ReconConfig:
     n_images: int = 1000
-    steps: int = 100
+    steps: int = at_most(100, 10_000)  # sampling steps; a bound stops a typo running for days
     split: Literal["test", "train"] = "test"
     x_T: Literal["both", "random", "inferred"] = "both"
     features: str = "pinned"
@@ -82,7 +83,7 @@ class Recon:
                 x = to_model_range(originals[i : i + k]).to(ctx.device)
                 return to_uint8(adapter.reconstruct(x, steps=config.steps, generator=g, **kw))
 
-            outputs = in_batches(rec, len(originals), config.batch_size)
+            outputs = in_batches(rec, len(originals), config.batch_size, log=ctx.log, what=f"recon: x_T={mode}: decoded")
             metrics.update(image_metrics(originals, outputs, space.extract, "" if mode == "random" else "_inferred"))
             save_grid(ctx.output_dir / f"reconstructions_{mode}.png", torch.cat([originals[:16], outputs[:16]]), 16)
         return metrics

@@ -13,6 +13,7 @@ import torch
 
 from dmzbench.api import ImageData, ModelAdapter, ModelInfo, TaskContext, to_model_range
 from dmzbench.budget import TaskCost
+from dmzbench.config import at_most
 from dmzbench.images import in_batches, save_grid, to_uint8
 from dmzbench.metrics.features import check_space_name, resolve
 from dmzbench.metrics.frechet import GaussianStats, frechet_distance
@@ -22,7 +23,7 @@ from dmzbench.metrics.image import mse, ssim, to_unit
 @dataclass(frozen=True)
 class TransferConfig:
     n_images: int = 1000
-    steps: int = 100
+    steps: int = at_most(100, 10_000)  # sampling steps; a bound stops a typo running for days
     features: str = "pinned"
     inception_weights: str = ""
     batch_size: int = 100
@@ -56,7 +57,7 @@ class Transfer:
             x = to_model_range(sources[i : i + k]).to(ctx.device)
             return to_uint8(adapter.reconstruct(x, steps=config.steps, generator=g))
 
-        out = in_batches(translate, len(sources), config.batch_size)
+        out = in_batches(translate, len(sources), config.batch_size, log=ctx.log, what="transfer: translated")
         a, b = to_unit(to_model_range(targets)), to_unit(to_model_range(out))
         ctx.details.update(space.describe(), n_images=len(sources), decode_steps=config.steps, x_T="random",
                            reference="paired test targets", seed=ctx.seed)

@@ -42,7 +42,7 @@ CASES = [
     (PIX + ["-o", "max_images"], 2, "not of the form key=value"),
     (PIX + ["-o", "max_images=-3"], 2, "max_images must be >= 0"),
     (PIX + ["-o", "max_iter=0"], 2, "max_iter must be > 0"),
-    (PIX + ["--seed", "-1"], 2, "seed must be >= 0"),
+    (PIX + ["--seed", "-1"], 2, "seed must be in 0..4294967295"),
     (PIX + ["--device", "tpu"], 2, "unknown device 'tpu'"),
     (PIX + ["--device", "cuda:7"], 2, "cuda"),
     (["run", "--model", "dmz", "--task", "fid", "--preset", "init", "-o", "n_samples=0"], 2, "n_samples must be >= 2"),

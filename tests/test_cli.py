@@ -46,7 +46,7 @@ def test_unknown_model_suggests_and_has_no_traceback():
         (["run", "--model", "pixels", "--task", "probe", "-o", "max_images=abc"], "must be an integer"),
         (["run", "--model", "pixels", "--task", "probe", "-o", "protocol=loo"], "not one of: kfold5, split"),
         (["run", "--model", "pixels", "--task", "probe", "-o", "max_images=-3"], "max_images must be >= 0"),
-        (["run", "--model", "pixels", "--task", "probe", "--seed", "-1"], "seed must be >= 0"),
+        (["run", "--model", "pixels", "--task", "probe", "--seed", "-1"], "seed must be in 0.."),
         (["run", "--model", "pixels", "--task", "probe", "--device", "tpu"], "device"),
         (["ls", "gizmos"], "cannot list"),
     ],

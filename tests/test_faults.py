@@ -74,6 +74,7 @@ def test_corrupted_checkpoint_falls_back_to_the_previous_good_one(tmp_path, caps
     state = load_checkpoint(path, META)
     assert state["step"] == good_step
     assert "damaged" in capsys.readouterr().err
+    path.write_bytes(data[: len(data) // 2])
     previous(path).unlink()
     with pytest.raises(DmzbenchError, match=r"c\.pt is damaged.*delete it"):
         load_checkpoint(path, META)
@@ -110,7 +111,7 @@ def test_two_processes_writing_the_same_results_leave_complete_records(tmp_path)
 def test_unwritable_destination_is_a_clear_error_without_leftovers(tmp_path):
     blocker = tmp_path / "results"
     blocker.write_text("a file where a directory should be")
-    with pytest.raises(DmzbenchError, match="cannot write .*point DMZBENCH_HOME / --results elsewhere"):
+    with pytest.raises(DmzbenchError, match="cannot write .*write elsewhere"):
         write_json(blocker / "probe" / "x.json", {"a": 1})
     assert blocker.read_text().startswith("a file")
     assert [p.name for p in tmp_path.iterdir()] == ["results"]

@@ -39,3 +39,18 @@ def download_root() -> Path:
     from dmzbench.runs import home
 
     return data_root() or home() / "data"
+
+
+def content_sha256(images: ImageData) -> str:
+    """sha256 of every tensor of a loaded data set (images, labels, attributes, sources, in a fixed order): the record
+    stores it, so two records name the same data only when their bytes were the same."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in ("train_images", "train_labels", "test_images", "test_labels", "train_attributes", "test_attributes",
+                 "train_sources", "test_sources"):
+        t = getattr(images, name)
+        if t is not None:
+            h.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
+            h.update(t.contiguous().numpy().tobytes())
+    return h.hexdigest()

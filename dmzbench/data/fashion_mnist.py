@@ -7,6 +7,7 @@ then a torchvision download when the machine is online.
 from __future__ import annotations
 
 import gzip
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +31,13 @@ SUBDIRS = ("", "fashion-mnist", "FashionMNIST/raw")
 def read_idx(path: Path) -> np.ndarray:
     """Read an IDX file (optionally .gz): the format of (Fashion-)MNIST."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (EOFError, OSError, zlib.error) as exc:  # truncated archive (EOFError), flipped bytes (BadGzipFile, CRC)
+        kind = "truncated" if isinstance(exc, EOFError) else f"damaged ({exc})"
+        raise DmzbenchError(f"{path} is a {kind} archive; delete it and fetch it again, or point --data-root at a "
+                            "good copy") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise DmzbenchError(f"{path} is not an IDX file of unsigned bytes; delete it and fetch the data again")
     ndim = raw[3]
@@ -43,15 +49,30 @@ def read_idx(path: Path) -> np.ndarray:
 
 
 def _find(directory: Path) -> dict[str, Path] | None:
+    """The four files in ``directory``; None if none is there. Some but not all is an error: the missing ones would
+    otherwise come from another copy, a mixed data set recorded as this folder."""
     found = {}
     for key, stem in FILES.items():
         for candidate in (directory / f"{stem}.gz", directory / stem):
             if candidate.is_file():
                 found[key] = candidate
                 break
-        else:
-            return None
+    if not found:
+        return None
+    if len(found) < len(FILES):
+        missing = [f"{stem}[.gz]" for key, stem in FILES.items() if key not in found]
+        raise DmzbenchError(f"{directory} holds only {len(found)} of Fashion-MNIST's 4 IDX files (missing: "
+                            f"{', '.join(missing)}); add them there, or remove the others to use another copy")
     return found
+
+
+def check_sizes(arrays: dict[str, np.ndarray], source: Path) -> None:
+    """Images and labels of each split agree in number, and images are 28x28."""
+    for split in ("train", "test"):
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.ndim != 1 or len(images) != len(labels):
+            raise DmzbenchError(f"Fashion-MNIST in {source}: {split} images {images.shape} and labels {labels.shape} "
+                                "do not match (expected (N, 28, 28) and (N,)); fetch the four files again")
 
 
 class FashionMNIST:
@@ -69,6 +90,7 @@ class FashionMNIST:
     def load(self, root: Path | None) -> ImageData:
         files = self.locate(root) or self._download()
         arrays = {key: read_idx(path) for key, path in files.items()}
+        check_sizes(arrays, files["train_images"].parent)
 
         def images(a: np.ndarray) -> torch.Tensor:
             return F.pad(torch.from_numpy(a.copy())[:, None], (2, 2, 2, 2), value=0)  # black border, 28 -> 32

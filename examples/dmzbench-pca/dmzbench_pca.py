@@ -54,8 +54,7 @@ class PCA(Baseline):
         return PCAModel(spec.channels * spec.image_size**2, self.presets[preset]["components"])
 
     def stages(self, model: PCAModel, preset: str, spec: DataSpec) -> list[TrainStage]:
-        return [TrainStage("pca", model, loss=lambda x, y, c: x.sum() * 0, steps=0, batch_size=1, lr=0.0,
-                           prepare=model.fit)]
+        return [TrainStage("pca", model, prepare=model.fit)]  # no gradient steps: no loss, batch size or lr
 
     def adapter(self, model: PCAModel, preset: str, spec: DataSpec) -> PCAAdapter:
         return PCAAdapter(model, spec, preset)
