@@ -63,11 +63,13 @@ def ddim_sample(
     device: torch.device | str = "cpu",
     x_T: Tensor | None = None,
     clip_x0: bool = True,
+    clip_output: bool | None = None,
     grid: str = "even",
 ) -> Tensor:
     """DDIM with eta = 0 with ``steps`` network evaluations on the family's ``grid``:
     x_{prev} = sqrt(abar_prev) x0 + sqrt(1-abar_prev) eps, x0 clipped to [-1, 1] (and eps re-derived) when ``clip_x0``.
-    The output is clamped to [-1, 1] too when ``clip_x0`` (images); latents come back as they are."""
+    The output is clamped to [-1, 1] when ``clip_output`` (default: as ``clip_x0``; images must be in range, PDAE's
+    latent sampler clips the x0 predictions only)."""
     device = torch.device(device)
     plan = ddim_grid(grid, base.num_steps, steps)
     process = base.respaced(plan.timesteps)
@@ -83,7 +85,7 @@ def ddim_sample(
             eps = process.predict_eps(x, t, x0)
         a_prev = _extract(abar_prev, t, x.ndim)
         x = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
-    return x.clamp(-1, 1) if clip_x0 else x
+    return x.clamp(-1, 1) if (clip_x0 if clip_output is None else clip_output) else x
 
 
 @torch.no_grad()
