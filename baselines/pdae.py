@@ -132,20 +132,23 @@ class PDAEAdapter(SemanticLatentAdapter):
     def semantic(self, x: Tensor) -> Tensor:
         return self.model.encoder(x)
 
-    def denoiser(self, z: Tensor, steps: int, *, generating: bool = False):
-        # shift_ddim_sample_loop: use_shift = i >= int(stop_percent * K) over sampler indices i = K..1, i.e. G is used
-        # at the grid's timesteps from timesteps[int(0.3 K)] up; stop_percent is 0 (G everywhere) but in generation.
+    def g_threshold(self, steps: int, generating: bool) -> int:
+        """The lowest timestep at which the sampler uses G. shift_ddim_sample_loop: use_shift = i >= int(stop_percent*K)
+        over sampler indices i = K..1; stop_percent is 0 (G everywhere) except when decoding a generated z (0.3)."""
+        if not generating:
+            return 0
         grid = ddim_grid("pdae", self.diffusion.num_steps, steps)
-        first_with_g = grid.timesteps[int(STOP_PERCENT * (len(grid.timesteps) - 1))] if generating else 0
+        return grid.timesteps[int(STOP_PERCENT * (len(grid.timesteps) - 1))]
+
+    def denoiser(self, z: Tensor, steps: int, *, generating: bool = False):
+        first_with_g = self.g_threshold(steps, generating)
         sqrt_one_minus_abar = (1 - self.diffusion.alphas_cumprod) ** 0.5
-        self.g_calls = 0  # how many network calls used G (tests read it)
 
         def eps(x: Tensor, t: Tensor) -> Tensor:
             out, hs, emb = self.model.frozen_eps(x, t)
-            use_g = t >= first_with_g
-            self.g_calls += int(use_g.any())
+            use_g = (t >= first_with_g).float().view(-1, 1, 1, 1)
             g = self.model.estimator(hs, emb, z).float()
-            return out - use_g.float().view(-1, 1, 1, 1) * _extract(sqrt_one_minus_abar, t, x.ndim) * g
+            return out - use_g * _extract(sqrt_one_minus_abar, t, x.ndim) * g
 
         return eps
 
