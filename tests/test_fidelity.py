@@ -176,3 +176,21 @@ def test_flip_follows_the_official_codes_and_never_touches_shapes():
     on = {b.name: b.preset_config("smoke")["flip"] for b in (DMZ(), DiffAE(), PDAE(), DDPM(), SDVAE())}
     assert on == {"dmz": True, "diffae": True, "pdae": True, "ddpm": True, "sdvae": False}
     assert flips(True, FMNIST) and not flips(True, DataSpec("shapes", 32, 3, 0)) and not flips(False, FMNIST)
+
+
+# ------------------------------------------------------------------------------------------------------------- tasks
+@pytest.mark.skipif(not __import__("tests.conftest").conftest.REAL_FASHION, reason="needs Fashion-MNIST")
+def test_recon_and_interp_record_the_inversion_steps(tmp_path):
+    from dmzbench.runner import run_task
+
+    def run(model, task, options):
+        return run_task(model, task, preset="init", device=torch.device("cpu"), results_dir=tmp_path, progress=False,
+                        overrides=options)
+
+    rec = run("pdae", "recon", ["n_images=2", "steps=2", "invert_steps=3", "batch_size=2"])
+    assert rec.task["details"]["invert_steps"] == 3 and "psnr_inferred" in rec.metrics
+    rec = run("diffae", "recon", ["n_images=2", "steps=2", "x_T=inferred", "batch_size=2"])
+    assert rec.task["details"]["invert_steps"] == 2  # DiffAE's evaluate_lpips inverts with the decoder's count
+    rec = run("diffae", "interp", ["n_pairs=1", "frames=3", "steps=2", "invert_steps=4"])
+    assert rec.task["details"]["invert_steps"] == 4
+    assert "invert_steps" not in run("dmz", "recon", ["n_images=2", "steps=2"]).task["details"]
