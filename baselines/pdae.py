@@ -25,7 +25,7 @@ training images (CI time; small and paper presets use the whole set).
 
 What the autoencoder stage's loss can show: G starts at zero, so the first loss IS the frozen DPM's weighted residual,
 and only the part of it that the latent explains can go. At smoke scale that part is small (Fashion-MNIST, seed 0: the
-stage goes 0.0110 -> 0.0104; 300 steps at lr 1e-3 gave no better). On a fixed batch G drives the same loss from 0.019 to
+stage went 0.0110 -> 0.0104 before the flip was added; 300 steps at lr 1e-3 gave no better). On a fixed batch G drives the same loss from 0.019 to
 0.0005 in 100 steps, so the gradient path works; the residual it must remove sits at t = 50..500, where only image
 detail helps (DiffAE's z-conditioned decoder reaches exactly the plain ddpm's loss, 0.051, after the same 150 steps).
 """

@@ -8,6 +8,7 @@ import torch
 from diffusers import DDPMScheduler
 from torch.distributions import Normal, kl_divergence
 
+from dmzbench.errors import UsageError
 from dmzbench.diffusion import GaussianDiffusion, ddim_grid, named_betas, space_timesteps
 from dmzbench.diffusion.gaussian import discretized_gaussian_log_likelihood
 from dmzbench.diffusion.sampling import ancestral_sample, ddim_invert, ddim_sample
@@ -142,7 +143,7 @@ def test_diffae_ddim_grid_is_the_official_integer_stride():
     assert ddim_grid("diffae", 1000, 10).evaluated == tuple(range(900, -1, -100))
     assert ddim_grid("diffae", 1000, 20).timesteps == tuple(range(0, 1000, 50))
     assert ddim_grid("diffae", 1000, 30).timesteps == tuple(range(0, 1000, 34))  # smallest stride giving 30, not 1000//30
-    with pytest.raises(ValueError, match="integer stride"):
+    with pytest.raises(UsageError, match="integer stride; use e.g."):
         ddim_grid("diffae", 1000, 999)
 
 

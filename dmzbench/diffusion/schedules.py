@@ -8,6 +8,8 @@ from typing import Literal
 
 import numpy as np
 
+from dmzbench.errors import UsageError
+
 
 def cosine_betas(num_steps: int, s: float = 0.008, max_beta: float = 0.999) -> np.ndarray:
     """I-DDPM's cosine schedule: alpha_bar(t) = cos^2(((t/T + s) / (1 + s)) * pi/2), betas capped at ``max_beta``."""
@@ -83,7 +85,7 @@ def _ddim_stride(num_steps: int, count: int, style: str) -> int:
         if len(range(0, num_steps, stride)) == count:
             return stride
     near = sorted({len(range(0, num_steps, s)) for s in range(1, num_steps + 1)}, key=lambda c: abs(c - count))[:3]
-    raise ValueError(f"the {style} DDIM grid cannot take exactly {count} steps of {num_steps} with an integer stride; "
+    raise UsageError(f"the {style} DDIM grid cannot take exactly {count} steps of {num_steps} with an integer stride; "
                      f"use e.g. {', '.join(map(str, sorted(near)))}")
 
 
