@@ -1,7 +1,8 @@
 """``ddpm``: a plain unconditional diffusion model on the toolkit's ADM UNet.
 
 It is PDAE's frozen pre-trained model, and the "no latent" reference row of every generation table (as DDIM is in
-PDAE's tables). Linear betas, T = 1000, eps-MSE, fixed variance, DDIM sampling, as in DiffAE's and PDAE's DDPM baselines.
+PDAE's tables). Linear betas, T = 1000, eps-MSE, fixed variance, random horizontal flip in training, DDIM sampling, as
+in DiffAE's and PDAE's DDPM baselines (toolkit choice: the even I-DDPM step grid, 0 and 999 both evaluated).
 It has no encoder: probes skip it.
 """
 
@@ -12,20 +13,21 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from dmzbench.augment import maybe_flipped
 from dmzbench.api import Baseline, CapabilityMissing, DataSpec, ModelInfo, TrainStage
 from dmzbench.diffusion import GaussianDiffusion, named_betas
 from dmzbench.diffusion.sampling import ddim_sample
 from dmzbench.nn.adm_unet import ADMUNet, UNetConfig
 
 SMOKE = dict(channels=32, channel_mult=(1, 2, 2), num_res_blocks=1, attention_resolutions=(16,), dropout=0.0,
-             steps=150, batch_size=32, lr=2e-4, ema=0.995)
+             steps=150, batch_size=32, lr=2e-4, ema=0.995, flip=True)
 PRESETS = {
     "init": dict(SMOKE, steps=0),
     "smoke": SMOKE,
     "small": dict(SMOKE, channels=64, num_res_blocks=2, dropout=0.1, steps=1500, batch_size=128, ema=0.999),
     # DDPM's CIFAR-10 widths on the ADM UNet (toolkit choice: ADM resblock up/down sampling)
     "cifar10-paper": dict(channels=128, channel_mult=(1, 2, 2, 2), num_res_blocks=2, attention_resolutions=(16,),
-                          dropout=0.1, steps=800_000, batch_size=128, lr=2e-4, ema=0.9999),
+                          dropout=0.1, steps=800_000, batch_size=128, lr=2e-4, ema=0.9999, flip=True),
 }
 
 
@@ -82,8 +84,8 @@ class DDPM(Baseline):
         cfg = self.preset_config(preset)
         if not cfg["steps"]:
             return []
-        return [TrainStage("ddpm", model.unet, model.training_loss, cfg["steps"], cfg["batch_size"], cfg["lr"],
-                           ema_decay=cfg["ema"])]
+        return [TrainStage("ddpm", model.unet, maybe_flipped(model.training_loss, cfg["flip"], spec), cfg["steps"],
+                           cfg["batch_size"], cfg["lr"], ema_decay=cfg["ema"])]
 
     def adapter(self, model: DDPMModel, preset: str, spec: DataSpec) -> DDPMAdapter:
         return DDPMAdapter(model, preset)

@@ -4,15 +4,21 @@ From the paper and official code:
 - semantic encoder: the encoder half of an ADM UNet without time conditioning (BeatGANs blocks without a condition
   have only norm -> SiLU -> conv), its middle block, then GN -> SiLU -> global average pool -> 1x1 conv: z_sem in R^512;
 - decoder: an ADM UNet whose every ResBlock applies GN(h)*(1+t_scale)+t_shift, then h*(1+z_scale), zero-init out conv;
-- diffusion: T = 1000, linear betas, eps-prediction, MSE, encoder trained end to end through the decoder; DDIM sampling;
-- stage 2: a latent DDIM on z-normalised z_sem (per-dimension mean/std over the training set): MLP with skips,
-  10 x 2048, LayerNorm, SiLU, constant beta 0.008, L1 on eps; generation = latent DDIM, denormalise, decoder DDIM;
+- diffusion: T = 1000, linear betas, eps-prediction, MSE, encoder trained end to end through the decoder; DDIM on
+  DiffAE's grid (``space_timesteps(T, "ddimK")``: range(0, 1000, s), K = 10 gives 0..900); random horizontal flip;
+- stage 2: a latent DDIM on z-normalised z_sem (per-dimension mean/std over the whole training set,
+  ``infer_whole_dataset``): MLPSkipNet, 10 x 2048, LayerNorm, SiLU, SiLU before each time-condition Linear, Kaiming
+  init, constant beta 0.008, L1 on eps, AdamW weight decay 0.01 (``adamw_weight_decay``); generation = latent DDIM,
+  denormalise, decoder DDIM;
+- inferred-x_T reconstruction inverts with the decoder's step count (``evaluate_lpips``); interpolation inverts with
+  250 steps and renders with 20 (``interpolate.ipynb``): the interp task's default ``invert_steps``;
 - ``celeba64-paper``: 64 ch, (1,2,4,8), attention at 16, 2 res blocks, encoder (1,2,4,8,8), 512-d embeddings:
   90.8M parameters (encoder + decoder).
 
-Toolkit choices: the latent DDIM uses as many steps as the decoder; stage-2 statistics come from the first 10k training
-images; ``init`` has the smoke architecture; smoke/small use shorter EMAs; DiffAE trains with Adam without weight decay,
-the toolkit's AdamW with wd 0 is the same update.
+Toolkit choices: the latent DDIM uses as many steps as the decoder (official ``latent_T_eval``: 20); the smoke preset
+takes stage-2 statistics from the first 10k training images (CI time; small and paper presets use the whole set);
+``init`` has the smoke architecture; smoke/small use shorter EMAs; DiffAE trains the autoencoder with Adam without
+weight decay, the toolkit's AdamW with wd 0 is the same update.
 """
 
 from __future__ import annotations
@@ -23,28 +29,34 @@ import torch
 from torch import Tensor, nn
 
 from dmzbench.adapters import SemanticLatentAdapter
+from dmzbench.augment import maybe_flipped
 from dmzbench.api import Baseline, DataSpec, ModelInfo, TrainStage
 from dmzbench.diffusion import GaussianDiffusion, named_betas
 from dmzbench.errors import UsageError
 from dmzbench.nn.adm_unet import ADMEncoder, ADMUNet, UNetConfig
 from dmzbench.nn.latent_diffusion import LatentDiffusion, LatentMLPSkip, latent_stage
 
+INTERP_INVERT_STEPS = 250  # interpolate.ipynb: encode_stochastic(..., T=250), render(..., T=20)
+
 SMOKE = dict(
     image_size=None, channels=32, channel_mult=(1, 2, 2), num_res_blocks=1, attention_resolutions=(16,), dropout=0.0,
     emb_dim=None, z_dim=512, enc_mult=(1, 2, 2, 2), enc_res_blocks=1,
     latent_hidden=256, latent_layers=4,
     steps=150, batch_size=32, lr=2e-4, ema=0.995, latent_steps=250, latent_batch=128, latent_lr=1e-3,
+    latent_weight_decay=0.01, flip=True, stats_images=10_000,
 )
 PRESETS = {
     "init": dict(SMOKE, steps=0, latent_steps=0),
     "smoke": SMOKE,
     "small": dict(SMOKE, channels=64, num_res_blocks=2, dropout=0.1, enc_res_blocks=2, latent_hidden=1024,
-                  latent_layers=6, steps=1200, batch_size=128, ema=0.999, latent_steps=1000, latent_batch=512),
+                  latent_layers=6, steps=1200, batch_size=128, ema=0.999, latent_steps=1000, latent_batch=512,
+                  stats_images=None),
     "celeba64-paper": dict(
         image_size=64, channels=64, channel_mult=(1, 2, 4, 8), num_res_blocks=2, attention_resolutions=(16,),
         dropout=0.1, emb_dim=512, z_dim=512, enc_mult=(1, 2, 4, 8, 8), enc_res_blocks=2,
         latent_hidden=2048, latent_layers=10,
         steps=562_500, batch_size=128, lr=1e-4, ema=0.9999, latent_steps=600_000, latent_batch=512, latent_lr=1e-4,
+        latent_weight_decay=0.01, flip=True, stats_images=None,
     ),
 }
 
@@ -68,7 +80,8 @@ class DiffAEModel(nn.Module):
             cond_dim=cfg["z_dim"], cond="scale",
         ))
         self.latent = LatentDiffusion(LatentMLPSkip(cfg["z_dim"], cfg["latent_hidden"], cfg["latent_layers"]),
-                                      (cfg["z_dim"],), betas="constant:0.008", loss="l1", per_dimension=True)
+                                      (cfg["z_dim"],), betas="constant:0.008", loss="l1", per_dimension=True,
+                                      grid="diffae")
         self.diffusion = GaussianDiffusion(named_betas("linear", 1000))
 
     def autoencoder_loss(self, x0: Tensor, _labels: Tensor, cond: Tensor) -> Tensor:
@@ -80,6 +93,9 @@ class DiffAEModel(nn.Module):
 
 
 class DiffAEAdapter(SemanticLatentAdapter):
+    ddim_grid = "diffae"
+    interp_invert_steps = INTERP_INVERT_STEPS
+
     def __init__(self, model: DiffAEModel, preset: str):
         self.model, self.diffusion, self.latent = model, model.diffusion, model.latent
         s = model.spec
@@ -89,7 +105,7 @@ class DiffAEAdapter(SemanticLatentAdapter):
     def semantic(self, x: Tensor) -> Tensor:
         return self.model.encoder(x)
 
-    def denoiser(self, z: Tensor, steps: int):
+    def denoiser(self, z: Tensor, steps: int, *, generating: bool = False):
         return lambda x, t: self.model.unet(x, t, z)
 
 
@@ -109,10 +125,11 @@ class DiffAE(Baseline):
             return []
         autoencoder = nn.ModuleList([model.encoder, model.unet])
         return [
-            TrainStage("autoencoder", autoencoder, model.autoencoder_loss, cfg["steps"], cfg["batch_size"], cfg["lr"],
-                       ema_decay=cfg["ema"]),
+            TrainStage("autoencoder", autoencoder, maybe_flipped(model.autoencoder_loss, cfg["flip"], spec), cfg["steps"],
+                       cfg["batch_size"], cfg["lr"], ema_decay=cfg["ema"]),
             latent_stage("latent-ddim", model.latent, model.encoder, model.encoder, steps=cfg["latent_steps"],
-                         batch_size=cfg["latent_batch"], lr=cfg["latent_lr"], ema=cfg["ema"]),
+                         batch_size=cfg["latent_batch"], lr=cfg["latent_lr"], ema=cfg["ema"],
+                         weight_decay=cfg["latent_weight_decay"], stats_images=cfg["stats_images"]),
         ]
 
     def adapter(self, model: DiffAEModel, preset: str, spec: DataSpec) -> DiffAEAdapter:

@@ -10,7 +10,7 @@ From the paper and official code:
   variance (out_channels = 2C); ``attention_head_dim`` is, in this diffusers class, the NUMBER of heads (diffusers #2011);
 - loss: I-DDPM hybrid (eps-MSE + vb rescaled by T/1000), cosine schedule, T = 1000, loss-second-moment importance
   sampling of t, DDPM-IP input perturbation (the noise fed to q_sample is eps + gamma * n, the target stays eps);
-  AdamW lr 1e-4, wd 0, EMA 0.9999; no prior or KL term on z;
+  AdamW lr 1e-4, wd 0, EMA 0.9999; no prior or KL term on z; random horizontal flip (``load_data(random_flip=True)``);
 - generation: z ~ Bernoulli(0.5)^d as one-hot pairs, then ancestral sampling respaced to T steps.
 
 Toolkit choices (the paper is silent or the CPU needs them):
@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from diffusers import UNet2DConditionModel
 from torch import Tensor, nn
 
+from dmzbench.augment import maybe_flipped
 from dmzbench.api import Baseline, DataSpec, ModelInfo, TrainStage
 from dmzbench.diffusion import GaussianDiffusion, named_betas
 from dmzbench.diffusion.sampling import ancestral_sample
@@ -178,7 +179,7 @@ class DMZAdapter:
 _PAPER = dict(  # official 32 px configuration (CIFAR-10): 68.6M UNet parameters
     bits=16, encoder_widths=None, channels=128, channel_mult=(1, 2, 2, 2), layers_per_block=3,
     cross_attention_levels=(1, 2), heads=32, dropout=0.3, input_perturbation=0.15,
-    steps=500_000, batch_size=128, lr=1e-4, ema=0.9999,
+    steps=500_000, batch_size=128, lr=1e-4, ema=0.9999, flip=True,
 )
 _SMOKE = dict(
     _PAPER, channels=32, channel_mult=(1, 2, 2), layers_per_block=1, cross_attention_levels=(1, 2), heads=4,
@@ -204,7 +205,8 @@ class DMZ(Baseline):
         cfg = self.preset_config(preset)
         if cfg["steps"] == 0:
             return []
-        return [TrainStage(name="dmz", module=model, loss=model.training_loss, steps=cfg["steps"],
+        return [TrainStage(name="dmz", module=model, loss=maybe_flipped(model.training_loss, cfg["flip"], spec),
+                           steps=cfg["steps"],
                            batch_size=cfg["batch_size"], lr=cfg["lr"], ema_decay=cfg["ema"])]
 
     def adapter(self, model: DMZModel, preset: str, spec: DataSpec) -> DMZAdapter:

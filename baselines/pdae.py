@@ -3,22 +3,29 @@
 From the paper and official code:
 - built on a PRE-TRAINED unconditional DPM eps_theta, frozen: here the toolkit's ``ddpm`` of the same preset, data set
   and seed, trained first if absent and recorded as a dependency in the run's provenance;
-- encoder: a small conv stack (CelebA-64: 3->64->128->128->128, stride 2, one attention block at 16x16, GN + SiLU),
-  then Linear -> z in R^512;
+- encoder (``CELEBA64Encoder``): four stride-2 3x3 convs 3->64->128->128->128 (64 -> 4 px), a 4-head attention block
+  at 16x16, GN + SiLU between, then Linear(128*4*4) -> z in R^512;
 - gradient estimator G_psi: reads the frozen UNet's encoder-half activations and time embedding; a trainable copy of
   the middle and decoder half with AdaGN h = (1+z_scale)*(GN(h)*(1+t_scale)+t_shift) + z_shift; zero-init output;
 - loss: lambda_t * || eps - (eps_theta(x_t,t) + c_t * G) ||^2, c_t = -sqrt(alpha_t)(1-abar_{t-1})/sqrt(1-abar_t),
   lambda_t = SNR^0.1 / (1+SNR); linear betas, T = 1000;
-- DDIM with eps' = eps_theta - sqrt(1-abar_t) * G, G used only in the noisier 70% of the steps;
-- generation: a latent DPM as in DiffAE (lr 1e-3) on the normalised z, then the decoder DDIM.
+- DDIM (PDAE's grid: range(0, 1000, s) plus 999, t = 0 never evaluated) with eps' = eps_theta - sqrt(1-abar_t) * G;
+  G at every step of autoencoding, inversion and interpolation; only when decoding a z drawn from the latent DPM
+  (``latent_diffusion_sample``, ``stop_percent=0.3``) is G dropped at the sampler indices below int(0.3 K);
+- generation: a latent DPM as in DiffAE (lr 1e-3) on the per-dimension normalised z (``infer_latents.py``: mean/std of
+  the whole training set); its DDIM clamps z_T and every predicted z0 to [-1, 1]; then the decoder DDIM;
+- evaluation: inferred-x_T reconstruction inverts with 1000 steps and decodes with 100 (``autoencoding_eval.py``: the
+  recon task's default ``invert_steps``); interpolation inverts and decodes with 100 (``interpolation.py``);
+- random horizontal flip in training (CelebA-64 ``augmentation: True``).
 
-Toolkit choices: the encoder's widths are (w, 2w, 2w, 2w) with w = 64 (paper) or 32 (smoke); the attention block sits at
-the 16x16 level whatever the image size; the latent DPM's samples are not clipped (the official clip to [-1, 1] assumes
-its own latent scaling); DDIM inversion applies the same 70% rule as sampling.
+Toolkit choices: the encoder's widths are (w, 2w, 2w, 2w) with w = 64 (paper) or 32 (smoke); at 32 px the first conv has
+stride 1, so that every size ends at 4x4 as the official 64 px encoder does (log2(size/4) stride-2 convs); the attention
+block sits at the 16x16 level whatever the image size; the smoke preset takes the latent statistics from the first 10k
+training images (CI time; small and paper presets use the whole set).
 
 What the autoencoder stage's loss can show: G starts at zero, so the first loss IS the frozen DPM's weighted residual,
 and only the part of it that the latent explains can go. At smoke scale that part is small (Fashion-MNIST, seed 0: the
-stage goes 0.0110 -> 0.0104; 300 steps at lr 1e-3 gave no better). On a fixed batch G drives the same loss from 0.019 to
+stage went 0.0110 -> 0.0104 before the flip was added; 300 steps at lr 1e-3 gave no better). On a fixed batch G drives the same loss from 0.019 to
 0.0005 in 100 steps, so the gradient path works; the residual it must remove sits at t = 50..500, where only image
 detail helps (DiffAE's z-conditioned decoder reaches exactly the plain ddpm's loss, 0.051, after the same 150 steps).
 """
@@ -34,36 +41,42 @@ from baselines.ddpm import PRESETS as DDPM_PRESETS
 from baselines.ddpm import unet_config
 from dmzbench.adapters import SemanticLatentAdapter
 from dmzbench.api import Baseline, DataSpec, ModelInfo, TrainStage
-from dmzbench.diffusion import GaussianDiffusion, named_betas, space_timesteps
+from dmzbench.augment import maybe_flipped
+from dmzbench.diffusion import GaussianDiffusion, ddim_grid, named_betas
 from dmzbench.diffusion.gaussian import _extract
 from dmzbench.nn.adm_unet import ADMUNet, AttentionBlock, norm
 from dmzbench.nn.latent_diffusion import LatentDiffusion, LatentMLPSkip, latent_stage
 
-G_FRACTION = 0.7  # G is used in the noisier 70% of the sampling steps
+STOP_PERCENT = 0.3  # latent_diffusion_sample: G is dropped at sampler indices i < int(0.3 * K) (of K..1)
+RECON_INVERT_STEPS = 1000  # autoencoding_eval.py: ddim1000 to encode x_T, ddim100 to decode
+INTERP_INVERT_STEPS = 100  # interpolation.py: ddim100 both ways
 
 SMOKE = dict(enc_width=32, z_dim=512, latent_hidden=256, latent_layers=4, steps=150, batch_size=32, lr=2e-4,
-             ema=0.995, latent_steps=250, latent_batch=128, latent_lr=1e-3)
+             ema=0.995, latent_steps=250, latent_batch=128, latent_lr=1e-3, flip=True, stats_images=10_000)
 PRESETS = {
     "init": dict(SMOKE, steps=0, latent_steps=0),
     "smoke": SMOKE,
     "small": dict(SMOKE, enc_width=64, latent_hidden=1024, latent_layers=6, steps=1500, batch_size=128, ema=0.999,
-                  latent_steps=2000, latent_batch=512),
+                  latent_steps=2000, latent_batch=512, stats_images=None),
     "cifar10-paper": dict(SMOKE, enc_width=64, latent_hidden=2048, latent_layers=10, steps=500_000, batch_size=128,
-                          lr=1e-4, ema=0.9999, latent_steps=500_000, latent_batch=512),
+                          lr=1e-4, ema=0.9999, latent_steps=500_000, latent_batch=512, stats_images=None),
 }
 
 
 class PDAEEncoder(nn.Module):
+    ATTENTION_HEADS = 4  # AttentionBlock(128, 4, -1, False) in the official CELEBA64Encoder
+
     def __init__(self, image_size: int, in_channels: int, width: int, z_dim: int):
         super().__init__()
         widths = [width, 2 * width, 2 * width, 2 * width]
-        layers: list[nn.Module] = [nn.Conv2d(in_channels, widths[0], 3, padding=1)]
-        size, c = image_size, widths[0]
+        first_stride = 2 if image_size >= 64 else 1  # 64 px: four stride-2 convs (official); 32 px: three, to 4x4
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, widths[0], 3, stride=first_stride, padding=1)]
+        size, c = image_size // first_stride, widths[0]
         for w in widths[1:]:
             layers += [norm(c), nn.SiLU(), nn.Conv2d(c, w, 3, stride=2, padding=1)]
             c, size = w, size // 2
             if size == 16:
-                layers.append(AttentionBlock(c))
+                layers.append(AttentionBlock(c, heads=self.ATTENTION_HEADS))
         self.body = nn.Sequential(*layers, norm(c), nn.SiLU(), nn.Flatten())
         self.proj = nn.Linear(c * size * size, z_dim)
 
@@ -80,7 +93,8 @@ class PDAEModel(nn.Module):
         self.estimator = self.unet.decoder_half_like(
             unet_config(ddpm_cfg, spec, cond="scale_shift", cond_dim=cfg["z_dim"]))
         self.latent = LatentDiffusion(LatentMLPSkip(cfg["z_dim"], cfg["latent_hidden"], cfg["latent_layers"]),
-                                      (cfg["z_dim"],), betas="constant:0.008", loss="l1", per_dimension=True)
+                                      (cfg["z_dim"],), betas="constant:0.008", loss="l1", per_dimension=True,
+                                      grid="pdae", clamp=True)
         self.diffusion = d = GaussianDiffusion(named_betas("linear", 1000))
         abar, abar_prev = d.alphas_cumprod, d.alphas_cumprod_prev
         snr = abar / (1 - abar)
@@ -104,18 +118,30 @@ class PDAEModel(nn.Module):
 
 
 class PDAEAdapter(SemanticLatentAdapter):
+    ddim_grid = "pdae"
+    recon_invert_steps = RECON_INVERT_STEPS
+    interp_invert_steps = INTERP_INVERT_STEPS
+
     def __init__(self, model: PDAEModel, preset: str):
         self.model, self.diffusion, self.latent = model, model.diffusion, model.latent
         s = model.spec
         self.info = ModelInfo("pdae", "pdae", preset, s.image_size, s.channels, (model.z_dim,), "continuous",
-                              can_invert=True, sampler="latent DDIM + decoder DDIM with G in the noisier 70% of steps", can_interpolate=True)
+                              can_invert=True, sampler="latent DDIM (clamped) + decoder DDIM (PDAE grid; G dropped below 30% when generating)",
+                              can_interpolate=True)
 
     def semantic(self, x: Tensor) -> Tensor:
         return self.model.encoder(x)
 
-    def denoiser(self, z: Tensor, steps: int):
-        ts = space_timesteps(1000, steps)
-        first_with_g = ts[min(len(ts) - 1, int(round((1 - G_FRACTION) * len(ts))))]
+    def g_threshold(self, steps: int, generating: bool) -> int:
+        """The lowest timestep at which the sampler uses G. shift_ddim_sample_loop: use_shift = i >= int(stop_percent*K)
+        over sampler indices i = K..1; stop_percent is 0 (G everywhere) except when decoding a generated z (0.3)."""
+        if not generating:
+            return 0
+        grid = ddim_grid("pdae", self.diffusion.num_steps, steps)
+        return grid.timesteps[int(STOP_PERCENT * (len(grid.timesteps) - 1))]
+
+    def denoiser(self, z: Tensor, steps: int, *, generating: bool = False):
+        first_with_g = self.g_threshold(steps, generating)
         sqrt_one_minus_abar = (1 - self.diffusion.alphas_cumprod) ** 0.5
 
         def eps(x: Tensor, t: Tensor) -> Tensor:
@@ -147,10 +173,11 @@ class PDAE(Baseline):
             return []
         trainable = nn.ModuleList([model.encoder, model.estimator])
         return [
-            TrainStage("autoencoder", trainable, model.training_loss, cfg["steps"], cfg["batch_size"], cfg["lr"],
-                       ema_decay=cfg["ema"]),
+            TrainStage("autoencoder", trainable, maybe_flipped(model.training_loss, cfg["flip"], spec), cfg["steps"],
+                       cfg["batch_size"], cfg["lr"], ema_decay=cfg["ema"]),
             latent_stage("latent-dpm", model.latent, model.encoder, model.encoder, steps=cfg["latent_steps"],
-                         batch_size=cfg["latent_batch"], lr=cfg["latent_lr"], ema=cfg["ema"]),
+                         batch_size=cfg["latent_batch"], lr=cfg["latent_lr"], ema=cfg["ema"],
+                         stats_images=cfg["stats_images"]),
         ]
 
     def adapter(self, model: PDAEModel, preset: str, spec: DataSpec) -> PDAEAdapter:

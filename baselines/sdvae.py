@@ -3,18 +3,21 @@
 From the paper and official code:
 - architecture: diffusers' AutoencoderKL expresses it exactly; kl-f8 (the SD VAE) is 128 ch, mult (1,2,4,4), 2 res
   blocks, attention only in the mid block, 4 latent channels: 83.65M parameters; at 32 px use f4 (or f2);
-- loss (LPIPSWithDiscriminator): L1 (+ LPIPS) / exp(logvar) + logvar with a learned scalar logvar, summed over pixels
-  and averaged over the batch; + 1e-6 * KL; + a hinge PatchGAN (NLayerDiscriminator) from ``disc_start`` on, its
-  generator term weighted adaptively by ||grad L_rec|| / ||grad L_G|| at the decoder's last layer, x 0.5;
-- Adam (0.5, 0.9), lr = 4.5e-6 x batch size;
-- generation: latents scaled by 1/std(z) (SD's 0.18215), a latent diffusion model (UNet on z, DDIM).
+- loss (LPIPSWithDiscriminator): L1 (+ LPIPS) / exp(logvar) + logvar, summed over pixels and averaged over the batch;
+  + 1e-6 * KL (summed over the latent, averaged over the batch); + a hinge PatchGAN (NLayerDiscriminator) from
+  ``disc_start`` on, its generator term weighted adaptively by ||grad L_rec|| / ||grad L_G|| at the decoder's last
+  layer, x 0.5. ``logvar`` is an nn.Parameter, but AutoencoderKL.configure_optimizers gives neither optimiser it, so it
+  stays at its initial 0: here it is a frozen parameter outside the trained module;
+- Adam (0.5, 0.9), lr = 4.5e-6 x batch size; no EMA of the autoencoder (the LDM stage has one); no flip (ImageNetSRTrain);
+- generation: latents scaled by 1/std(z) (SD's 0.18215), a latent diffusion model (UNet on z, DDIM); the kl-f8 LDM
+  (``lsun_churches-ldm-kl-8.yaml``) warms its lr up linearly over 10k steps, then keeps it constant.
 
 Toolkit choices: LPIPS is used only where its weights load (never here, offline: the run's config records
 ``lpips: omitted ...``); the discriminator trains in the same optimiser step as the autoencoder (its loss only sees
 detached reconstructions and the generator term sees detached discriminator weights, so each part gets exactly its own
 gradient); smoke/small start the discriminator at half of their steps (the paper starts at 50,001); the latent model is
-a diffusers UNet2DModel with linear betas, eps-MSE and DDIM; the training loss reported is the full objective, which
-goes below zero once logvar adapts.
+a diffusers UNet2DModel with linear betas, eps-MSE and DDIM (even grid); ``small-f8c4`` (4x4x4 = 64 latent values at
+32 px) is the equal-latent-size partner of DGAE's ``small-f16c16``, as in DGAE's comparison with SD-VAE f8c4.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from dmzbench.adapters import SpatialLatentAdapter
+from dmzbench.augment import maybe_flipped
 from dmzbench.api import Baseline, DataSpec, ModelInfo, TrainStage
 from dmzbench.errors import UsageError
 from dmzbench.nn.latent_diffusion import LatentDiffusion, latent_stage, spatial_latent_unet
@@ -37,16 +41,21 @@ SMOKE = dict(
     image_size=None, widths=(32, 64, 64), layers_per_block=1, latent_channels=3, disc_layers=2, disc_width=32,
     kl_weight=1e-6, disc_weight=0.5, disc_start=100, steps=200, batch_size=32,
     ldm_widths=(64, 128), ldm_layers=1, latent_steps=200, latent_batch=64, latent_lr=2e-4, ema=0.995,
+    flip=False, stats_images=10_000, latent_warmup=0,
 )
 PRESETS = {
     "init": dict(SMOKE, steps=0, latent_steps=0),
     "smoke": SMOKE,
     "small": dict(SMOKE, widths=(64, 128, 128), layers_per_block=2, disc_layers=3, disc_width=64, disc_start=750,
-                  steps=1200, batch_size=64, ldm_layers=2, latent_steps=1000, latent_batch=256, ema=0.999),
+                  steps=1200, batch_size=64, ldm_layers=2, latent_steps=1000, latent_batch=256, ema=0.999,
+                  stats_images=None),
     "kl-f8-paper": dict(SMOKE, image_size=256, widths=(128, 256, 512, 512), layers_per_block=2, latent_channels=4,
                         disc_layers=3, disc_width=64, disc_start=50_001, steps=500_000, batch_size=12,
-                        ldm_widths=(224, 448, 672, 896), ldm_layers=2, latent_steps=500_000, ema=0.9999),
+                        ldm_widths=(224, 448, 672, 896), ldm_layers=2, latent_steps=500_000, ema=0.9999,
+                        stats_images=None, latent_warmup=10_000),
 }
+# SD-VAE f8 x 4 channels at small-image scale: 4x4x4 = 64 latent values at 32 px, DGAE small-f16c16's latent size.
+PRESETS["small-f8c4"] = dict(PRESETS["small"], widths=(64, 128, 128, 128), latent_channels=4)
 
 
 def build_vae(cfg: dict[str, Any], channels: int) -> AutoencoderKL:
@@ -96,8 +105,8 @@ class SDVAEModel(nn.Module):
         self.cfg, self.spec = cfg, spec
         self.vae = build_vae(cfg, spec.channels)
         self.disc = PatchDiscriminator(spec.channels, cfg["disc_width"], cfg["disc_layers"])
-        self.loss_scale = nn.Module()  # holds LDM's learned scalar logvar, trained with the autoencoder
-        self.loss_scale.logvar = nn.Parameter(torch.zeros(()))
+        self.loss_scale = nn.Module()  # LDM's scalar logvar: a parameter no optimiser gets, so it stays 0
+        self.loss_scale.logvar = nn.Parameter(torch.zeros(()), requires_grad=False)
         self.register_buffer("steps_seen", torch.zeros((), dtype=torch.long))  # for disc_start; resumes exactly
         size = spec.image_size // 2 ** (len(cfg["widths"]) - 1)
         self.latent_shape = (cfg["latent_channels"], size, size)
@@ -168,12 +177,15 @@ class SDVAE(Baseline):
         cfg = self.preset_config(preset)
         if not cfg["steps"]:
             return []
-        autoencoder = nn.ModuleList([model.vae, model.disc, model.loss_scale])
+        autoencoder = nn.ModuleList([model.vae, model.disc])  # not loss_scale: LDM never optimises logvar
+        latent = latent_stage("latent-diffusion", model.latent, model.posterior_sample, model.posterior_mean,
+                              steps=cfg["latent_steps"], batch_size=cfg["latent_batch"], lr=cfg["latent_lr"],
+                              ema=cfg["ema"], stats_images=cfg["stats_images"])
+        latent.warmup_steps = cfg["latent_warmup"]
         return [
-            TrainStage("autoencoder", autoencoder, model.autoencoder_loss, cfg["steps"], cfg["batch_size"], cfg["lr"],
-                       betas=(0.5, 0.9), ema_decay=cfg["ema"], grad_clip=None),
-            latent_stage("latent-diffusion", model.latent, model.posterior_sample, model.posterior_mean,
-                         steps=cfg["latent_steps"], batch_size=cfg["latent_batch"], lr=cfg["latent_lr"], ema=cfg["ema"]),
+            TrainStage("autoencoder", autoencoder, maybe_flipped(model.autoencoder_loss, cfg["flip"], spec),
+                       cfg["steps"], cfg["batch_size"], cfg["lr"], betas=(0.5, 0.9), ema_decay=0.0, grad_clip=None),
+            latent,
         ]
 
     def adapter(self, model: SDVAEModel, preset: str, spec: DataSpec) -> SDVAEAdapter:

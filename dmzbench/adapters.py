@@ -37,12 +37,17 @@ class _Base:
 class SemanticLatentAdapter(_Base):
     diffusion: GaussianDiffusion
     latent: LatentDiffusion
+    ddim_grid: str = "even"  # the family's DDIM grid (dmzbench.diffusion.schedules.ddim_grid)
+    # Inversion steps of the family's official protocols; None = as many as the decoder takes.
+    recon_invert_steps: int | None = None
+    interp_invert_steps: int | None = None
 
     def semantic(self, x: Tensor) -> Tensor:
         raise NotImplementedError
 
-    def denoiser(self, z: Tensor, steps: int) -> Denoiser:
-        """eps(x_t, t_model) conditioned on z, for a sampler of ``steps`` steps."""
+    def denoiser(self, z: Tensor, steps: int, *, generating: bool = False) -> Denoiser:
+        """eps(x_t, t_model) conditioned on z, for a sampler of ``steps`` steps (``generating``: decoding a z sampled
+        from the latent DDIM, where PDAE drops its gradient estimator in the least noisy steps)."""
         raise NotImplementedError
 
     @torch.no_grad()
@@ -50,31 +55,45 @@ class SemanticLatentAdapter(_Base):
         return self.semantic(x.to(self.device)).float()
 
     @torch.no_grad()
-    def decode(self, z: Tensor, steps: int, x_T: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+    def decode(self, z: Tensor, steps: int, x_T: Tensor | None = None, generator: torch.Generator | None = None, *,
+               generating: bool = False) -> Tensor:
         x_T = x_T if x_T is not None else randn(self.image_shape(len(z)), generator, self.device)
-        return ddim_sample(self.denoiser(z, steps), self.diffusion, self.image_shape(len(z)), steps, x_T=x_T,
-                           device=self.device)
+        return ddim_sample(self.denoiser(z, steps, generating=generating), self.diffusion, self.image_shape(len(z)),
+                           steps, x_T=x_T, device=self.device, grid=self.ddim_grid)
+
+    def invert(self, x: Tensor, z: Tensor, steps: int) -> Tensor:
+        """The inferred x_T of images ``x`` under their own z, by DDIM inversion with ``steps`` steps."""
+        return ddim_invert(self.denoiser(z, steps), self.diffusion, x, steps, grid=self.ddim_grid)
+
+    def invert_steps_for(self, purpose: Literal["recon", "interp"], decode_steps: int) -> int:
+        """How many inversion steps the family's official ``purpose`` protocol takes (the tasks' default)."""
+        official = self.recon_invert_steps if purpose == "recon" else self.interp_invert_steps
+        return official if official is not None else decode_steps
 
     @torch.no_grad()
     def reconstruct(self, x: Tensor, *, steps: int, generator: torch.Generator | None = None,
-                    x_T: Literal["random", "inferred"] = "random") -> Tensor:
+                    x_T: Literal["random", "inferred"] = "random", invert_steps: int | None = None) -> Tensor:
         x = x.to(self.device)
         z = self.encode(x)
-        start = ddim_invert(self.denoiser(z, steps), self.diffusion, x, steps) if x_T == "inferred" else None
+        start = None
+        if x_T == "inferred":
+            start = self.invert(x, z, invert_steps or self.invert_steps_for("recon", steps))
         return self.decode(z, steps, start, generator)
 
     @torch.no_grad()
     def generate(self, n: int, *, steps: int, generator: torch.Generator | None = None) -> Tensor:
         z = self.latent.sample(n, steps, generator)
-        return self.decode(z, steps, generator=generator)
+        return self.decode(z, steps, generator=generator, generating=True)
 
     @torch.no_grad()
-    def interpolate(self, a: Tensor, b: Tensor, *, frames: int, steps: int, seed: int) -> Tensor:
-        """DiffAE's way: lerp on z_sem, slerp on the DDIM-inverted x_T, then DDIM (deterministic, so ``seed`` is unused)."""
+    def interpolate(self, a: Tensor, b: Tensor, *, frames: int, steps: int, seed: int,
+                    invert_steps: int | None = None) -> Tensor:
+        """DiffAE's way: lerp on z_sem, slerp on the DDIM-inverted x_T, then DDIM (deterministic, so ``seed`` is unused).
+        The inversion takes ``invert_steps`` (default: the family's official count)."""
         pair = torch.stack([a, b]).to(self.device)
         z = self.encode(pair)
-        x_T = torch.cat([ddim_invert(self.denoiser(z[i : i + 1], steps), self.diffusion, pair[i : i + 1], steps)
-                         for i in range(2)])
+        n_inv = invert_steps or self.invert_steps_for("interp", steps)
+        x_T = torch.cat([self.invert(pair[i : i + 1], z[i : i + 1], n_inv) for i in range(2)])
         w = torch.linspace(0, 1, frames, device=self.device)[:, None]
         z_path = (1 - w) * z[0] + w * z[1]
         return self.decode(z_path, steps, slerp(x_T[0], x_T[1], w.flatten()))

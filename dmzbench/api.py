@@ -6,6 +6,7 @@ tensors in [-1, 1] of shape (B, C, H, W).
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -161,6 +162,20 @@ class TrainStage:
     ema_decay: float = 0.9999
     grad_clip: float | None = 1.0
     prepare: Callable[[ImageData], None] | None = None  # once before step 0, e.g. latent statistics of stage 2
+    # Learning-rate schedule (off by default): linear warm-up over ``warmup_steps``, then constant, or with ``final_lr``
+    # a cosine decay from ``lr`` to ``final_lr`` over the remaining steps (DGAE: 10k warm-up, cosine to 1e-5).
+    warmup_steps: int = 0
+    final_lr: float | None = None
+
+    def lr_at(self, step: int) -> float:
+        """The learning rate of (0-based) ``step``."""
+        if step < self.warmup_steps:
+            return self.lr * (step + 1) / self.warmup_steps
+        if self.final_lr is None:
+            return self.lr
+        span = max(1, self.steps - self.warmup_steps)
+        progress = min(1.0, (step - self.warmup_steps) / span)
+        return self.final_lr + 0.5 * (self.lr - self.final_lr) * (1 + math.cos(math.pi * progress))
 
 
 class Baseline(ABC):

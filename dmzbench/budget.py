@@ -47,6 +47,11 @@ class ModelFlops:
     stages: tuple[tuple[str, int, int, float], ...]  # (stage name, steps, batch size, training FLOPs per image)
     forward: float  # FLOPs per image of one sampling step (generate with steps=1)
     encode: float  # FLOPs per image of encode (0 when the model has no encoder)
+    # the family's official DDIM-inversion counts by purpose ("recon", "interp"); absent: as many as the decode takes
+    invert_steps: tuple[tuple[str, int], ...] = ()
+
+    def invert_steps_for(self, purpose: str, decode_steps: int) -> int:
+        return dict(self.invert_steps).get(purpose) or decode_steps
 
 
 @dataclass(frozen=True)
@@ -150,7 +155,9 @@ def _count_model(baseline: Baseline, preset: str, spec: DataSpec, n: int) -> tup
         encode = _count(lambda: adapter.encode(x)) / n
     except CapabilityMissing:
         encode = 0.0
-    return ModelFlops(tuple(stages), forward, encode), adapter.info
+    official = getattr(adapter, "invert_steps_for", None)  # invertible adapters declare their official counts
+    inversion = tuple((p, official(p, 0)) for p in ("recon", "interp")) if official else ()
+    return ModelFlops(tuple(stages), forward, encode, inversion), adapter.info
 
 
 def training_seconds(flops: ModelFlops, model: str, device: DeviceProfile) -> float:

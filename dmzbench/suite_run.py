@@ -109,7 +109,7 @@ def estimate(group: RunGroup, recorded: dict[tuple, Any], device: budget.DeviceP
             continue  # recorded as skipped in a fraction of a second, no training
         config = apply_overrides(task_cls.Config, list(run.options))
         cost_of = getattr(task_cls, "cost", None)  # optional: a plugin task may declare none
-        cost = cost_of(config, info) if cost_of else budget.UNDECLARED_TASK_COST
+        cost = cost_of(config, info, flops.invert_steps_for) if cost_of else budget.UNDECLARED_TASK_COST
         task_s += budget.task_seconds(cost, flops, group.model, device)
         able.append(run)
     train_s = _untrained_seconds(group.model, preset, group.dataset, group.runs[0].seed, group.mode, device) if able else 0.0

@@ -74,8 +74,9 @@ SMALL_N = {
     "auroc": ["max_images=2000"],
     "transfer": ["n_images=200", "steps=20"],
     "fid": ["n_samples=200", "steps=10,20,50", "n_reference=10000"],  # T=100 left to the small suite (time)
-    "recon": ["n_images=200", "steps=20"],
-    "interp": ["n_pairs=8", "steps=20"],
+    # invert_steps as before the official counts became the default (PDAE recon 1000, DiffAE interp 250): CI time
+    "recon": ["n_images=200", "steps=20", "invert_steps=20"],
+    "interp": ["n_pairs=8", "steps=20", "invert_steps=20"],
 }
 SUITES = {
     "ci": Suite("ci", ALL_MODELS, ("smoke",), PHASES, SMALL_N,
@@ -90,8 +91,8 @@ SUITES = {
              "init controls (representation tasks only: an untrained decoder's samples are noise)."),
     "tiny": Suite("tiny", ALL_MODELS, ("init",), PHASES, {
         "probe": ["max_images=500"], "auroc": ["max_images=200"], "transfer": ["n_images=8", "steps=2"],
-        "fid": ["n_samples=8", "steps=2", "n_reference=200"], "recon": ["n_images=8", "steps=2"],
-        "interp": ["n_pairs=1", "frames=3", "steps=2"],
+        "fid": ["n_samples=8", "steps=2", "n_reference=200"], "recon": ["n_images=8", "steps=2", "invert_steps=2"],
+        "interp": ["n_pairs=1", "frames=3", "steps=2", "invert_steps=2"],
     }, note="Machinery test at tiny size (init presets)."),
 }
 

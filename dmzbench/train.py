@@ -242,6 +242,9 @@ class Trainer:
                     with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
                         loss = step_loss(x, y, c)
                     loss.backward()
+                    if stage.warmup_steps or stage.final_lr is not None:  # a function of the step: resumes exactly
+                        for group in opt.param_groups:
+                            group["lr"] = stage.lr_at(step)
                     if stage.grad_clip:
                         torch.nn.utils.clip_grad_norm_(params, stage.grad_clip)
                     opt.step()

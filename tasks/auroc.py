@@ -62,7 +62,7 @@ class AUROC:
     training_mode = ""
 
     @staticmethod
-    def cost(config: AUROCConfig, info: ModelInfo) -> TaskCost:
+    def cost(config: AUROCConfig, info: ModelInfo, invert_steps=None) -> TaskCost:
         """Encoding up to max_images, then a 5-fold logistic regression per attribute on the CPU (priced for 8
         attributes, as ``shapes`` has, at ~0.3 us per image x dim x fit)."""
         n = config.max_images

@@ -52,7 +52,7 @@ class FID:
     training_mode = ""
 
     @staticmethod
-    def cost(config: FIDConfig, info: ModelInfo) -> TaskCost:
+    def cost(config: FIDConfig, info: ModelInfo, invert_steps=None) -> TaskCost:
         """n_samples images at each T, plus feature extraction of the samples and the reference."""
         return TaskCost(denoiser_forwards=config.n_samples * sum(config.steps), fixed_s=3 + len(config.steps))
 

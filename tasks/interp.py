@@ -4,7 +4,8 @@ Each model interpolates its natural way (DMZ: flip the differing bits one by one
 inverted x_T; SD-VAE/DGAE: lerp the latent), K frames decoded with the same noise. Distances between consecutive
 frames in the pinned feature space give ``step_mean`` (a PPL-like mean step; PPL proper uses LPIPS, unavailable here) and
 ``step_max_over_mean`` (1.0 = perfectly even steps; a jump shows as a large ratio), averaged over pairs. A PNG strip of
-the first pairs is saved.
+the first pairs is saved. Models that invert DDIM do it with ``invert_steps`` steps; 0 (default) = the family's official
+count (DiffAE ``interpolate.ipynb``: 250; PDAE ``interpolation.py``: 100), recorded.
 """
 
 from __future__ import annotations
@@ -26,14 +27,15 @@ class InterpConfig:
     n_pairs: int = 16
     frames: int = 8
     steps: int = at_most(20, 10_000)  # sampling steps; a bound stops a typo running for days
+    invert_steps: int = 0  # DDIM inversion steps of the endpoints' x_T (DiffAE/PDAE); 0 = the family's official count
     split: Literal["test", "train"] = "test"
     features: str = "pinned"
     inception_weights: str = ""
 
     def __post_init__(self):
         check_space_name(self.features)
-        if self.n_pairs < 1 or self.frames < 3 or self.steps < 1:
-            raise ValueError("n_pairs must be >= 1, frames >= 3 and steps >= 1")
+        if self.n_pairs < 1 or self.frames < 3 or self.steps < 1 or self.invert_steps < 0:
+            raise ValueError("n_pairs must be >= 1, frames >= 3, steps >= 1 and invert_steps >= 0")
 
 
 def step_statistics(features: torch.Tensor) -> tuple[float, float]:
@@ -45,16 +47,16 @@ def step_statistics(features: torch.Tensor) -> tuple[float, float]:
 
 class Interp:
     name = "interp"
-    version = "1"
+    version = "2"  # 2: invert_steps (official inversion counts), family DDIM grids
     Config = InterpConfig
     default_dataset = "fashion-mnist"
     requires = frozenset({"interpolate"})
     training_mode = ""
 
     @staticmethod
-    def cost(config: InterpConfig, info: ModelInfo) -> TaskCost:
-        """Each frame is one decode; invertible models also invert both end points."""
-        inversion = 2 * getattr(config, "inversion_steps", config.steps) if info.can_invert else 0
+    def cost(config: InterpConfig, info: ModelInfo, invert_steps=lambda purpose, steps: steps) -> TaskCost:
+        """Each frame is one decode; invertible models also invert both end points (the official count by default)."""
+        inversion = 2 * (config.invert_steps or invert_steps("interp", config.steps)) if info.can_invert else 0
         return TaskCost(denoiser_forwards=config.n_pairs * (config.frames * config.steps + inversion),
                         encoded_images=2 * config.n_pairs, fixed_s=2)
 
@@ -63,10 +65,14 @@ class Interp:
         images = data.split(config.split)[0][: 2 * config.n_pairs]
         if len(images) < 2 * config.n_pairs:
             raise ValueError(f"{config.split} split has fewer than {2 * config.n_pairs} images")
+        kw = {}
+        if adapter.info.can_invert:
+            kw["invert_steps"] = config.invert_steps or adapter.invert_steps_for("interp", config.steps)
+            ctx.details["invert_steps"] = kw["invert_steps"]
         means, ratios, strips = [], [], []
         for i in range(config.n_pairs):
             a, b = to_model_range(images[2 * i : 2 * i + 2]).to(ctx.device)
-            path = to_uint8(adapter.interpolate(a, b, frames=config.frames, steps=config.steps, seed=ctx.seed + i))
+            path = to_uint8(adapter.interpolate(a, b, frames=config.frames, steps=config.steps, seed=ctx.seed + i, **kw))
             mean, ratio = step_statistics(space.extract(path).double())
             means.append(mean)
             ratios.append(ratio)

@@ -68,7 +68,7 @@ class Probe:
     training_mode = ""
 
     @staticmethod
-    def cost(config: ProbeConfig, info: ModelInfo) -> TaskCost:
+    def cost(config: ProbeConfig, info: ModelInfo, invert_steps=None) -> TaskCost:
         """Encoding the split(s) once, then 5 (or 1) logistic regressions on the CPU: ~0.3 us per image x dim x fit
         (measured ~0.8 us on 2 CPU cores in the ci records; the GPU machine has 16 cores)."""
         n = {"test": 10_000, "train": 60_000, "all": 70_000}[config.images if config.protocol == "kfold5" else "all"]

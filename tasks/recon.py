@@ -3,6 +3,8 @@
 rFID = FID(reconstructions, originals) in the named feature space. Diffusion decoders decode with ``steps`` steps from
 a random x_T; models that can invert DDIM (DiffAE, PDAE) are also scored from the inferred x_T (metrics suffixed
 ``_inferred``), which gives near-perfect reconstructions and says little about the latent: both are reported, labelled.
+The inversion takes ``invert_steps`` steps; 0 (default) = the family's official evaluation (PDAE ``autoencoding_eval``:
+1000 to invert, whatever decodes; DiffAE ``evaluate_lpips``: as many as decode). The number used is recorded.
 
 ``psnr_other`` anchors PSNR at chance: each reconstruction scored against a DIFFERENT test image (image i against image
 i-1). A decoder that ignored its latent and drew a plausible image would score about the same on ``psnr`` and
@@ -32,14 +34,15 @@ class ReconConfig:
     steps: int = at_most(100, 10_000)  # sampling steps; a bound stops a typo running for days
     split: Literal["test", "train"] = "test"
     x_T: Literal["both", "random", "inferred"] = "both"
+    invert_steps: int = 0  # DDIM inversion steps for the inferred x_T; 0 = the family's official protocol
     features: str = "pinned"
     inception_weights: str = ""
     batch_size: int = 100
 
     def __post_init__(self):
         check_space_name(self.features)
-        if self.n_images < 2 or self.steps < 1 or self.batch_size < 1:
-            raise ValueError("n_images must be >= 2, steps >= 1 and batch_size >= 1")
+        if self.n_images < 2 or self.steps < 1 or self.batch_size < 1 or self.invert_steps < 0:
+            raise ValueError("n_images must be >= 2, steps >= 1, batch_size >= 1 and invert_steps >= 0")
 
 
 def image_metrics(originals_uint8: torch.Tensor, outputs_uint8: torch.Tensor, extract, suffix: str = "") -> dict:
@@ -52,18 +55,19 @@ def image_metrics(originals_uint8: torch.Tensor, outputs_uint8: torch.Tensor, ex
 
 class Recon:
     name = "recon"
-    version = "2"  # 2: psnr_other
+    version = "3"  # 2: psnr_other; 3: invert_steps (official inversion counts), family DDIM grids
     Config = ReconConfig
     default_dataset = "fashion-mnist"
     requires = frozenset({"reconstruct"})
     training_mode = ""
 
     @staticmethod
-    def cost(config: ReconConfig, info: ModelInfo) -> TaskCost:
-        """Encode + decode each image from random x_T and, for invertible models, from the DDIM-inverted x_T."""
+    def cost(config: ReconConfig, info: ModelInfo, invert_steps=lambda purpose, steps: steps) -> TaskCost:
+        """Encode + decode each image from random x_T and, for invertible models, from the DDIM-inverted x_T
+        (``invert_steps(purpose, decode_steps)``: the family's official inversion count, as ``run`` uses it)."""
         inverting = info.can_invert and config.x_T != "random"
         decodes = 2 if inverting and config.x_T == "both" else 1
-        inversion = getattr(config, "inversion_steps", config.steps) if inverting else 0
+        inversion = (config.invert_steps or invert_steps("recon", config.steps)) if inverting else 0
         return TaskCost(denoiser_forwards=config.n_images * (decodes * config.steps + inversion),
                         encoded_images=config.n_images * 2, fixed_s=5)
 
@@ -74,10 +78,14 @@ class Recon:
         modes = [m for m in modes if m == "random" or adapter.info.can_invert]
         ctx.details.update(space.describe(), n_images=len(originals), split=config.split, decode_steps=config.steps,
                            x_T=modes, sampler=adapter.info.sampler, seed=ctx.seed)
+        invert_steps = None
+        if "inferred" in modes:
+            invert_steps = config.invert_steps or adapter.invert_steps_for("recon", config.steps)
+            ctx.details["invert_steps"] = invert_steps
         metrics = {}
         for mode in modes:
             g = ctx.generator(config.steps)
-            kw = {"x_T": mode} if adapter.info.can_invert else {}
+            kw = {"x_T": mode, "invert_steps": invert_steps} if adapter.info.can_invert else {}
 
             def rec(i: int, k: int) -> torch.Tensor:
                 x = to_model_range(originals[i : i + k]).to(ctx.device)

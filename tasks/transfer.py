@@ -43,7 +43,7 @@ class Transfer:
     training_mode = "paired"
 
     @staticmethod
-    def cost(config: TransferConfig, info: ModelInfo) -> TaskCost:
+    def cost(config: TransferConfig, info: ModelInfo, invert_steps=None) -> TaskCost:
         """Encode each source image and decode it once."""
         return TaskCost(denoiser_forwards=config.n_images * config.steps, encoded_images=config.n_images, fixed_s=5)
 

@@ -8,7 +8,8 @@ import torch
 from diffusers import DDPMScheduler
 from torch.distributions import Normal, kl_divergence
 
-from dmzbench.diffusion import GaussianDiffusion, named_betas, space_timesteps
+from dmzbench.errors import UsageError
+from dmzbench.diffusion import GaussianDiffusion, ddim_grid, named_betas, space_timesteps
 from dmzbench.diffusion.gaussian import discretized_gaussian_log_likelihood
 from dmzbench.diffusion.sampling import ancestral_sample, ddim_invert, ddim_sample
 from dmzbench.diffusion.timesteps import LossSecondMomentSampler
@@ -125,15 +126,47 @@ def test_samplers_recover_a_point_mass(steps, sampler):
 
 
 def test_ddim_inversion_round_trip():
+    """On PDAE's grid the inversion stops at t = 999, where sampling starts: DDIM then nearly reproduces x0."""
     d = GaussianDiffusion(named_betas("linear", 1000))
 
     def denoise(x, t_model):  # any smooth deterministic eps-model
         return 0.05 * torch.tanh(x) * (t_model.float().view(-1, 1, 1, 1) / 1000)
 
     x0 = torch.rand(2, 1, 4, 4) * 1.6 - 0.8
-    x_T = ddim_invert(denoise, d, x0, 100)
-    back = ddim_sample(denoise, d, tuple(x0.shape), 100, x_T=x_T, clip_x0=False)
+    x_T = ddim_invert(denoise, d, x0, 100, grid="pdae")
+    back = ddim_sample(denoise, d, tuple(x0.shape), 100, x_T=x_T, clip_x0=False, grid="pdae")
     torch.testing.assert_close(back, x0, atol=2e-2, rtol=0)
+
+
+def test_diffae_ddim_grid_is_the_official_integer_stride():
+    """phizaz/diffae space_timesteps(1000, "ddimT"): T = 10 evaluates 0, 100, ..., 900 and never 999."""
+    assert ddim_grid("diffae", 1000, 10).evaluated == tuple(range(900, -1, -100))
+    assert ddim_grid("diffae", 1000, 20).timesteps == tuple(range(0, 1000, 50))
+    assert ddim_grid("diffae", 1000, 30).timesteps == tuple(range(0, 1000, 34))  # smallest stride giving 30, not 1000//30
+    with pytest.raises(UsageError, match="integer stride; use e.g."):
+        ddim_grid("diffae", 1000, 999)
+
+
+def test_pdae_ddim_grid_adds_999_and_never_evaluates_t0():
+    """ckczzj/PDAE: range(0, 1000, s) plus 999; the DDIM loop runs over indices K..1, so t = 0 is only the end point."""
+    grid = ddim_grid("pdae", 1000, 10)
+    assert grid.timesteps == (*range(0, 1000, 100), 999)
+    assert grid.evaluated == (999, *range(900, 0, -100))
+
+
+@pytest.mark.parametrize("grid", ["even", "diffae", "pdae"])
+def test_ddim_sample_calls_the_network_at_its_grid(grid):
+    seen = []
+
+    def denoise(x, t_model):
+        seen.append(int(t_model[0]))
+        return torch.zeros_like(x)
+
+    ddim_sample(denoise, _process(), (1, 1, 2, 2), 10, grid=grid)
+    assert tuple(seen) == ddim_grid(grid, 1000, 10).evaluated and len(seen) == 10
+    seen.clear()
+    ddim_invert(denoise, _process(), torch.zeros(1, 1, 2, 2), 10, grid=grid)
+    assert tuple(seen) == ddim_grid(grid, 1000, 10).timesteps[:10]  # inversion: from the lowest level up
 
 
 def test_importance_sampler_uniform_then_second_moment():

@@ -1,4 +1,5 @@
-"""Samplers for any number of steps: respaced ancestral sampling (I-DDPM) and deterministic DDIM (eta = 0).
+"""Samplers for any number of steps: respaced ancestral sampling (I-DDPM) and deterministic DDIM (eta = 0) with its
+inversion, on each family's own DDIM grid (``schedules.ddim_grid``: ``even``, ``diffae``, ``pdae``).
 
 ``denoise(x_t, t_model)`` is the network: it takes the ORIGINAL timestep and returns eps (and, with learned variance,
 the variance interpolation v stacked on the channel axis). Noise comes from ``generator`` on the CPU so that a seed gives
@@ -14,7 +15,7 @@ import torch
 from torch import Tensor
 
 from dmzbench.diffusion.gaussian import GaussianDiffusion, _extract
-from dmzbench.diffusion.schedules import space_timesteps
+from dmzbench.diffusion.schedules import ddim_grid, space_timesteps
 
 Denoiser = Callable[[Tensor, Tensor], Tensor]
 
@@ -50,11 +51,6 @@ def ancestral_sample(
     return x.clamp(-1, 1)
 
 
-def _ddim_coefficients(process: GaussianDiffusion, t: Tensor, ndim: int) -> tuple[Tensor, Tensor]:
-    abar_prev = np.append(1.0, process.alphas_cumprod[:-1])
-    return _extract(abar_prev, t, ndim), _extract(process.alphas_cumprod, t, ndim)
-
-
 @torch.no_grad()
 def ddim_sample(
     denoise: Denoiser,
@@ -67,12 +63,19 @@ def ddim_sample(
     device: torch.device | str = "cpu",
     x_T: Tensor | None = None,
     clip_x0: bool = True,
+    clip_output: bool | None = None,
+    grid: str = "even",
 ) -> Tensor:
-    """DDIM with eta = 0 on ``steps`` evenly spaced timesteps: x_{t-1} = sqrt(abar_prev) x0 + sqrt(1-abar_prev) eps."""
+    """DDIM with eta = 0 with ``steps`` network evaluations on the family's ``grid``:
+    x_{prev} = sqrt(abar_prev) x0 + sqrt(1-abar_prev) eps, x0 clipped to [-1, 1] (and eps re-derived) when ``clip_x0``.
+    The output is clamped to [-1, 1] when ``clip_output`` (default: as ``clip_x0``; images must be in range, PDAE's
+    latent sampler clips the x0 predictions only)."""
     device = torch.device(device)
-    process = base.respaced(space_timesteps(base.num_steps, steps))
+    plan = ddim_grid(grid, base.num_steps, steps)
+    process = base.respaced(plan.timesteps)
+    abar_prev = np.append(1.0, process.alphas_cumprod[:-1])
     x = x_T.to(device) if x_T is not None else randn(shape, generator, device)
-    for i in reversed(range(process.num_steps)):
+    for i in reversed(range(plan.first_evaluated, process.num_steps)):
         t = torch.full((shape[0],), i, device=device, dtype=torch.long)
         out = denoise(x, process.model_timesteps(t)).float()
         eps = out.chunk(2, dim=1)[0] if learned_variance else out
@@ -80,9 +83,9 @@ def ddim_sample(
         if clip_x0:
             x0 = x0.clamp(-1, 1)
             eps = process.predict_eps(x, t, x0)
-        abar_prev, _ = _ddim_coefficients(process, t, x.ndim)
-        x = abar_prev.sqrt() * x0 + (1 - abar_prev).sqrt() * eps
-    return x.clamp(-1, 1) if clip_x0 else x
+        a_prev = _extract(abar_prev, t, x.ndim)
+        x = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
+    return x.clamp(-1, 1) if (clip_x0 if clip_output is None else clip_output) else x
 
 
 @torch.no_grad()
@@ -93,18 +96,28 @@ def ddim_invert(
     steps: int,
     *,
     learned_variance: bool = False,
+    clip_x0: bool = True,
+    grid: str = "even",
 ) -> Tensor:
     """Run DDIM backwards (x_0 -> x_T): the "inferred x_T" of DiffAE/PDAE, from which DDIM nearly reproduces x0.
 
-    Step i inverts the sampler's step i -> i-1, evaluating eps at (x_{i-1}, t_i) since x_i is not yet known.
+    As both official codes do it (DiffAE ``ddim_reverse_sample``, PDAE ``shift_ddim_encode``): the image is taken as the
+    lowest kept level; at level i eps is evaluated at (x_i, t_i), x0 predicted (clipped) and x moved to alpha_bar of
+    level i+1, which past the last kept level is 0 (guided-diffusion's ``alphas_cumprod_next``). On the ``pdae`` grid the
+    walk stops at the top kept level (T-1) after ``steps`` evaluations.
     """
-    process = base.respaced(space_timesteps(base.num_steps, steps))
+    plan = ddim_grid(grid, base.num_steps, steps)
+    process = base.respaced(plan.timesteps)
+    abar_next = np.append(process.alphas_cumprod[1:], 0.0)
     x = x0
-    for i in range(process.num_steps):
+    for i in range(process.num_steps - plan.first_evaluated):
         t = torch.full((x.shape[0],), i, device=x.device, dtype=torch.long)
         out = denoise(x, process.model_timesteps(t)).float()
         eps = out.chunk(2, dim=1)[0] if learned_variance else out
-        abar_prev, abar = _ddim_coefficients(process, t, x.ndim)
-        pred_x0 = (x - (1 - abar_prev).sqrt() * eps) / abar_prev.sqrt()
-        x = abar.sqrt() * pred_x0 + (1 - abar).sqrt() * eps
+        pred_x0 = process.predict_x0(x, t, eps)
+        if clip_x0:
+            pred_x0 = pred_x0.clamp(-1, 1)
+            eps = process.predict_eps(x, t, pred_x0)
+        a_next = _extract(abar_next, t, x.ndim)
+        x = a_next.sqrt() * pred_x0 + (1 - a_next).sqrt() * eps
     return x

@@ -1,10 +1,14 @@
-"""Noise schedules (beta_t) and timestep respacing, as in I-DDPM (Nichol & Dhariwal 2021)."""
+"""Noise schedules (beta_t), timestep respacing as in I-DDPM (Nichol & Dhariwal 2021), and each family's DDIM grid."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+
+from dmzbench.errors import UsageError
 
 
 def cosine_betas(num_steps: int, s: float = 0.008, max_beta: float = 0.999) -> np.ndarray:
@@ -51,3 +55,57 @@ def space_timesteps(num_steps: int, count: int) -> list[int]:
         return [num_steps - 1]
     stride = (num_steps - 1) / (count - 1)
     return sorted({round(i * stride) for i in range(count)})
+
+
+GridStyle = Literal["even", "diffae", "pdae"]
+GRID_STYLES: tuple[str, ...] = ("even", "diffae", "pdae")
+
+
+@dataclass(frozen=True)
+class DDIMGrid:
+    """The timesteps a DDIM sampler keeps (ascending) and the lowest index it evaluates the network at.
+
+    ``first_evaluated = 1`` (PDAE) makes the lowest kept timestep an end point only: the last step lands on alpha_bar of
+    that timestep instead of 1 and the network is never called there.
+    """
+
+    style: str
+    timesteps: tuple[int, ...]
+    first_evaluated: int
+
+    @property
+    def evaluated(self) -> tuple[int, ...]:
+        """The timesteps the sampler calls the network at, in sampling order (noisiest first)."""
+        return tuple(reversed(self.timesteps[self.first_evaluated :]))
+
+
+def _ddim_stride(num_steps: int, count: int, style: str) -> int:
+    """The DDIM paper's integer stride as guided-diffusion picks it: the smallest s with len(range(0, T, s)) == count."""
+    for stride in range(1, num_steps + 1):
+        if len(range(0, num_steps, stride)) == count:
+            return stride
+    near = sorted({len(range(0, num_steps, s)) for s in range(1, num_steps + 1)}, key=lambda c: abs(c - count))[:3]
+    raise UsageError(f"the {style} DDIM grid cannot take exactly {count} steps of {num_steps} with an integer stride; "
+                     f"use e.g. {', '.join(map(str, sorted(near)))}")
+
+
+def ddim_grid(style: str, num_steps: int, count: int) -> DDIMGrid:
+    """The DDIM grid of ``count`` network evaluations in each family's own style:
+
+    - ``even`` (I-DDPM respacing, DMZ and the toolkit's ddpm): ``space_timesteps``, 0 and T-1 both evaluated;
+    - ``diffae`` (phizaz/diffae ``space_timesteps(T, "ddimK")``): range(0, T, s), the smallest integer stride s giving
+      ``count`` steps; T = 10 gives 0, 100, ..., 900 and never 999; every kept step evaluated;
+    - ``pdae`` (ckczzj/PDAE ``space_timesteps``): the same range plus T-1, and the sampler evaluates every kept step but
+      the lowest (t = 0 is the end point): T = 10 evaluates 999, 900, ..., 100.
+    """
+    if not 1 <= count <= num_steps:
+        raise ValueError(f"cannot take {count} sampling steps from a {num_steps}-step process; use 1..{num_steps}")
+    if style == "even":
+        return DDIMGrid(style, tuple(space_timesteps(num_steps, count)), 0)
+    if style not in GRID_STYLES:
+        raise ValueError(f"unknown DDIM grid {style!r}; use one of {', '.join(GRID_STYLES)}")
+    kept = set(range(0, num_steps, _ddim_stride(num_steps, count, style)))
+    if style == "diffae":
+        return DDIMGrid(style, tuple(sorted(kept)), 0)
+    kept.add(num_steps - 1)  # (at stride 1, T-1 is already kept and PDAE evaluates count - 1 steps, as here)
+    return DDIMGrid(style, tuple(sorted(kept)), 1)

@@ -1,10 +1,11 @@
 """Diffusion models over latents, for the families whose generation goes through one:
 
-- ``LatentMLPSkip``: DiffAE's latent DDIM denoiser (MLP with z concatenated into every hidden layer, LayerNorm, SiLU,
-  time as a multiplicative condition), shared by DiffAE and PDAE over their vector z;
+- ``LatentMLPSkip``: DiffAE's latent DDIM denoiser (``MLPSkipNet``: z concatenated into every later layer, each hidden
+  layer h = SiLU(LN(Linear(h) * (1 + Linear(SiLU(t_emb))))), Kaiming-normal weights), shared by DiffAE and PDAE;
 - ``spatial_latent_unet``: a diffusers UNet2DModel over spatial latents (c, h, w), shared by SD-VAE and DGAE;
 - ``LatentDiffusion``: either denoiser plus normalisation statistics (per-dimension mean/std for vectors, DiffAE's
-  "crucial" z-normalisation; one global 1/std for spatial latents, SD's 0.18215), the eps loss (L1 or L2) and DDIM.
+  "crucial" z-normalisation; one global 1/std for spatial latents, SD's 0.18215), the eps loss (L1 or L2) and DDIM on
+  the family's grid; PDAE's sampler clamps z_T and every predicted z0 to [-1, 1] (``clamp=True``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from diffusers import UNet2DModel
 from torch import Tensor, nn
 
 from dmzbench.diffusion import GaussianDiffusion, named_betas
-from dmzbench.diffusion.sampling import ddim_sample
+from dmzbench.diffusion.sampling import ddim_sample, randn
 from dmzbench.nn.adm_unet import timestep_embedding
 
 
@@ -31,9 +32,13 @@ class LatentMLPSkip(nn.Module):
         self.linears = nn.ModuleList(nn.Linear(i, o) for i, o in zip(widths_in, widths_out))
         self.conds = nn.ModuleList(nn.Linear(dim, o) for o in widths_out[:-1])
         self.norms = nn.ModuleList(nn.LayerNorm(o) for o in widths_out[:-1])
+        # MLPLNAct.init_weights: Kaiming-normal (ReLU gain) for every Linear of a SiLU layer, the output layer's and the
+        # time embedding's default; biases keep PyTorch's default, as there.
+        for layer in [*self.linears[:-1], *self.conds]:
+            nn.init.kaiming_normal_(layer.weight, a=0, nonlinearity="relu")
 
     def forward(self, z_t: Tensor, t: Tensor) -> Tensor:
-        emb = self.time_embed(timestep_embedding(t, self.time_channels))
+        emb = F.silu(self.time_embed(timestep_embedding(t, self.time_channels)))  # cond_layers = (SiLU, Linear)
         h = z_t
         for i, linear in enumerate(self.linears):
             if i > 0:  # skip connection: the input is concatenated into every later layer
@@ -58,9 +63,10 @@ class LatentDiffusion(nn.Module):
     (1,) for one global scale of spatial latents."""
 
     def __init__(self, denoiser: nn.Module, latent_shape: tuple[int, ...], *, betas: str, loss: Literal["l1", "l2"],
-                 per_dimension: bool, clip_sample: float | None = None):
+                 per_dimension: bool, grid: str = "even", clamp: bool = False):
         super().__init__()
-        self.denoiser, self.latent_shape, self.loss_type, self.clip_sample = denoiser, latent_shape, loss, clip_sample
+        self.denoiser, self.latent_shape, self.loss_type = denoiser, latent_shape, loss
+        self.grid, self.clamp = grid, clamp
         stat = latent_shape if per_dimension else (1,) * len(latent_shape)
         self.register_buffer("mean", torch.zeros(stat))
         self.register_buffer("std", torch.ones(stat))
@@ -91,28 +97,31 @@ class LatentDiffusion(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, steps: int, generator: torch.Generator | None = None) -> Tensor:
         device = self.mean.device
-        z = ddim_sample(self._net, self.diffusion, (n, *self.latent_shape), steps, generator=generator, device=device,
-                        clip_x0=False)
-        if self.clip_sample is not None:
-            z = z.clamp(-self.clip_sample, self.clip_sample)
+        z_T = randn((n, *self.latent_shape), generator, device)
+        if self.clamp:  # PDAE latent_diffusion_sample: "z_T.clamp_(-1.0, 1.0)", then ddim_sample clamps each z0
+            z_T = z_T.clamp(-1, 1)
+        z = ddim_sample(self._net, self.diffusion, z_T.shape, steps, x_T=z_T, device=device, clip_x0=self.clamp,
+                        clip_output=False, grid=self.grid)
         return z * self.std + self.mean
 
 
 @torch.no_grad()
-def training_latents(encode, data, device: torch.device, limit: int = 10_000, batch_size: int = 500) -> Tensor:
-    """``encode`` applied to the first ``limit`` training images: what stage-2 normalisation statistics come from
-    (in paired mode the trainer hands ``prepare`` the source images, which are what the encoder sees)."""
+def training_latents(encode, data, device: torch.device, limit: int | None = None, batch_size: int = 500) -> Tensor:
+    """``encode`` applied to the training images (all of them, as DiffAE's ``infer_whole_dataset`` and PDAE's
+    ``infer_latents``, or the first ``limit``): what stage-2 normalisation statistics come from (in paired mode the
+    trainer hands ``prepare`` the source images, which are what the encoder sees). Unflipped, as both official codes."""
     from dmzbench.api import to_model_range
 
-    images = data.train_images[:limit]
+    images = data.train_images if limit is None else data.train_images[:limit]
     return torch.cat([encode(to_model_range(images[i : i + batch_size]).to(device)).float()
                       for i in range(0, len(images), batch_size)])
 
 
 def latent_stage(name: str, latent: LatentDiffusion, encode_sample, encode_mean, *, steps: int, batch_size: int,
-                 lr: float, ema: float):
+                 lr: float, ema: float, weight_decay: float = 0.0, stats_images: int | None = None):
     """The second training stage every latent-generation family has: fit the normalisation statistics on the encoder's
-    (mean) latents of the training set, then train ``latent`` on (sampled) latents of the frozen encoder."""
+    (mean) latents of the training set (``stats_images``: None = all of it), then train ``latent`` on (sampled) latents
+    of the frozen encoder."""
     from dmzbench.api import TrainStage
 
     def loss(_x: Tensor, _labels: Tensor, cond: Tensor) -> Tensor:
@@ -121,6 +130,7 @@ def latent_stage(name: str, latent: LatentDiffusion, encode_sample, encode_mean,
         return latent.loss(z)
 
     def prepare(data) -> None:
-        latent.fit_statistics(training_latents(encode_mean, data, latent.mean.device))
+        latent.fit_statistics(training_latents(encode_mean, data, latent.mean.device, stats_images))
 
-    return TrainStage(name, latent, loss, steps, batch_size, lr, ema_decay=ema, prepare=prepare)
+    return TrainStage(name, latent, loss, steps, batch_size, lr, weight_decay=weight_decay, ema_decay=ema,
+                      prepare=prepare)
