@@ -6,7 +6,7 @@
 #   dry run on a CPU:    bash bench/gpu_sprint.sh --dry           (CI: tiny suite, seconds; same steps, same packing)
 #
 # Prepare .sprint/ first with scripts/prepare_gpu_sprint.sh; bring the results home with scripts/unpack_gpu_sprint.sh.
-# Environment: SPRINT_DEADLINE_S (default 480: the whole script, well inside the tool's 600 s per command),
+# Environment: SPRINT_DEADLINE_S (default 500: the whole script, inside the tool's 600 s per command),
 # OUT (default: a new temporary folder), SPRINT_DIR (default .sprint), SPRINT_MODELS (a comma-separated subset of the
 # suite's models; the dry run uses dmz,sdvae).
 set -uo pipefail
@@ -15,7 +15,7 @@ T0=$(date +%s)
 export PIP_ROOT_USER_ACTION=ignore
 DRY=0; [ "${1:-}" = "--dry" ] && DRY=1
 SPRINT_DIR=${SPRINT_DIR:-.sprint}
-DEADLINE=${SPRINT_DEADLINE_S:-480}
+DEADLINE=${SPRINT_DEADLINE_S:-500}
 OUT=${OUT:-$(mktemp -d)}
 mkdir -p "$OUT"
 left() { echo $(( DEADLINE - ($(date +%s) - T0) )); }
@@ -53,7 +53,7 @@ PROFILE=$([ -s "$OUT/gpu_check.json" ] && echo "$OUT/gpu_check.json" || echo $([
 
 # The suite plans with the remaining seconds less a packing margin; `timeout` is the hard stop if an estimate is
 # wrong (each record is written atomically when its run ends, so whatever finished is packed).
-BUDGET=$(( $(left) - 45 ))
+BUDGET=$(( $(left) - 40 ))
 echo "suite $SUITE: budget ${BUDGET} s, profile $PROFILE"
 python3 -m dmzbench suite "$SUITE" --plan --budget "$BUDGET" --profile "$PROFILE" --results "$RESULTS" "${SUBSET[@]}" > "$OUT/plan.md"
 timeout --signal=INT --kill-after=10 $(( $(left) - 25 )) python3 -m dmzbench suite "$SUITE" --budget "$BUDGET" \
