@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 
-from dmzbench.api import ImageData, ModelAdapter, TaskContext
+from dmzbench.api import ImageData, Metric, ModelAdapter, TaskContext
 from dmzbench.images import in_batches, save_grid, to_uint8
 from dmzbench.metrics.features import check_space_name, resolve
 from dmzbench.metrics.frechet import GaussianStats, frechet_distance
@@ -48,6 +48,11 @@ class FID:
     default_dataset = "fashion-mnist"
     requires = frozenset({"generate"})
     training_mode = ""
+    group = "Generation (few-step FID)"
+    position = 4
+    metrics = (Metric("fid_T*", False, "Fréchet distance of N unconditional samples drawn with T sampling steps "
+                      "(fid_T<T>) to the reference split, in the named feature space."),)
+    artifacts = {"samples_T*.png": "unconditional samples"}
 
     def run(self, adapter: ModelAdapter, data: ImageData, config: FIDConfig, ctx: TaskContext) -> dict[str, float]:
         space = resolve(config.features, data.spec.name, inception_weights=config.inception_weights, device=ctx.device)

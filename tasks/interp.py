@@ -14,9 +14,10 @@ from typing import Literal
 
 import torch
 
-from dmzbench.api import ImageData, ModelAdapter, TaskContext, to_model_range
+from dmzbench.api import ImageData, Metric, ModelAdapter, TaskContext, to_model_range
 from dmzbench.images import save_grid, to_uint8
 from dmzbench.metrics.features import check_space_name, resolve
+from dmzbench.metrics.image import standard_error
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,16 @@ class Interp:
     default_dataset = "fashion-mnist"
     requires = frozenset({"interpolate"})
     training_mode = ""
+    group = "Interpolation"
+    position = 6
+    _sem = "standard error of the mean over pairs"
+    metrics = (
+        Metric("step_mean", False, "Mean distance between consecutive frames in the feature space (PPL-like).",
+               uncertainty="step_mean_sem", uncertainty_meaning=_sem),
+        Metric("step_max_over_mean", False, "Largest step over the mean step (1.0 = perfectly even).",
+               uncertainty="step_max_over_mean_sem", uncertainty_meaning=_sem),
+    )
+    artifacts = {"interpolations.png": "each row: a path from one test image to another"}
 
     def run(self, adapter: ModelAdapter, data: ImageData, config: InterpConfig, ctx: TaskContext) -> dict[str, float]:
         space = resolve(config.features, data.spec.name, inception_weights=config.inception_weights, device=ctx.device)
@@ -66,4 +77,6 @@ class Interp:
         save_grid(ctx.output_dir / "interpolations.png", torch.cat(strips), config.frames)
         ctx.details.update(space.describe(), n_pairs=config.n_pairs, frames=config.frames, decode_steps=config.steps,
                            path=adapter.info.latent_kind, seed=ctx.seed)
-        return {"step_mean": sum(means) / len(means), "step_max_over_mean": sum(ratios) / len(ratios)}
+        return {"step_mean": sum(means) / len(means), "step_mean_sem": standard_error(torch.tensor(means)),
+                "step_max_over_mean": sum(ratios) / len(ratios),
+                "step_max_over_mean_sem": standard_error(torch.tensor(ratios))}

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 import torch
 
-from dmzbench.api import ImageData, ModelAdapter, TaskContext, to_model_range
+from dmzbench.api import ImageData, Metric, ModelAdapter, TaskContext, to_model_range
 from dmzbench.images import in_batches, save_grid, to_uint8
 from dmzbench.metrics.features import check_space_name, resolve
 from dmzbench.metrics.frechet import GaussianStats, frechet_distance
-from dmzbench.metrics.image import mse, ssim, to_unit
+from dmzbench.metrics.image import mse, ssim, standard_error, to_unit
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,16 @@ class Transfer:
     default_dataset = "edges2fashion"
     requires = frozenset({"reconstruct"})
     training_mode = "paired"
+    group = "Representation"
+    position = 3
+    metrics = (
+        Metric("fid", False, "FID of the translations against the real target test images."),
+        Metric("mse", False, "Mean squared error to the paired ground truth, images in [0, 1].", uncertainty="mse_sem",
+               uncertainty_meaning="standard error of the mean over images"),
+        Metric("ssim", True, "SSIM to the paired ground truth.", uncertainty="ssim_sem",
+               uncertainty_meaning="standard error of the mean over images"),
+    )
+    artifacts = {"translations.png": "rows: sources, translations, targets"}
 
     def run(self, adapter: ModelAdapter, data: ImageData, config: TransferConfig, ctx: TaskContext) -> dict[str, float]:
         space = resolve(config.features, data.spec.name, inception_weights=config.inception_weights, device=ctx.device)
@@ -55,8 +65,9 @@ class Transfer:
         ctx.details.update(space.describe(), n_images=len(sources), decode_steps=config.steps, x_T="random",
                            reference="paired test targets", seed=ctx.seed)
         save_grid(ctx.output_dir / "translations.png", torch.cat([sources[:16], out[:16], targets[:16]]), 16)
+        per_mse, per_ssim = mse(a, b), ssim(a, b)
         return {
             "fid": frechet_distance(GaussianStats.of(space.extract(out)), GaussianStats.of(space.extract(targets))),
-            "mse": mse(a, b).mean().item(),
-            "ssim": ssim(a, b).mean().item(),
+            "mse": per_mse.mean().item(), "mse_sem": standard_error(per_mse),
+            "ssim": per_ssim.mean().item(), "ssim_sem": standard_error(per_ssim),
         }

@@ -43,3 +43,13 @@ def ssim(a: Tensor, b: Tensor, data_range: float = 1.0) -> Tensor:
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
     return s.flatten(1).mean(1).float()
+
+
+def standard_error(per_item: Tensor) -> float:
+    """Standard error of the mean of per-image values (std with ddof=1 over sqrt(n)): the uncertainty a task reports
+    beside a mean over images, where a bootstrap of the mean would give the same number at many times the cost."""
+    values = per_item.double().flatten()
+    values = values[torch.isfinite(values)]
+    if len(values) < 2:
+        return float("nan")
+    return (values.std(unbiased=True) / len(values) ** 0.5).item()
