@@ -17,7 +17,7 @@ from dmzbench.api import Baseline, DataSpec, ImageData, ModelAdapter, TaskContex
 from dmzbench.atomic import CorruptCheckpoint, load_checkpoint_file, previous, save_checkpoint, sha256_file, torch_save
 from dmzbench.config import apply_overrides
 from dmzbench.errors import DmzbenchError, UsageError, did_you_mean
-from dmzbench.records import ResultRecord
+from dmzbench.records import ResultRecord, config_key, reproduce_command, run_stem
 from dmzbench.train import CHECKPOINT_FORMAT, StageSummary, Trainer, train_summary
 
 console = Console(stderr=True)
@@ -220,8 +220,10 @@ def run_task(
     data_root: str | None = None,
     progress: bool = True,
     compile: bool = False,
+    suite: dict[str, str] | None = None,
 ) -> ResultRecord | None:
-    """Run one task on one model and write its record; None on non-zero ranks of a torchrun launch."""
+    """Run one task on one model and write its record; None on non-zero ranks of a torchrun launch. ``suite`` (name,
+    note) is kept in the record so that any page built from it carries the suite's banner."""
     t0 = time.monotonic()
     task_cls = registry.get("task", task)
     baseline = get_baseline(model)
@@ -256,7 +258,8 @@ def run_task(
     if not distributed.is_main():  # under torchrun the other ranks only helped train
         return None
 
-    out_dir = Path(results_dir) / task / "artifacts" / f"{model}-{preset}-{dataset}-seed{seed}"
+    task_record = {"name": task, "version": task_cls.version, "config": dataclasses.asdict(config), "mode": mode}
+    out_dir = Path(results_dir) / task / "artifacts" / run_stem(model, preset, dataset, seed, config_key(task_record))
     ctx = TaskContext(device=device, seed=seed, output_dir=out_dir,
                       cached_features=feature_cache(loaded, images, device) if loaded else _no_features,
                       log=lambda msg: console.print(msg))
@@ -270,9 +273,8 @@ def run_task(
         model={"name": model, "family": baseline.family, "preset": preset,
                "checkpoint_sha256": loaded.checkpoint_sha256 if loaded else None,
                "source": registry.source("model", model), "info": dataclasses.asdict(info),
-               "dependencies": loaded.dependencies if loaded else {}},
-        task={"name": task, "version": task_cls.version, "config": dataclasses.asdict(config), "mode": mode,
-              "details": ctx.details},
+               "dependencies": loaded.dependencies if loaded else {}, "config": baseline.preset_config(preset)},
+        task={**task_record, "details": ctx.details},
         dataset={"name": dataset, "splits": images.split_sizes, "source": images.source},
         seed=seed,
         metrics={k: float(v) for k, v in metrics.items()},
@@ -280,6 +282,8 @@ def run_task(
                  "total_s": round(time.monotonic() - t0, 3)},
         train=train_summary(loaded.summaries if loaded else []),
         device=runs.device_name(device),
+        suite=suite,
+        reproduce=reproduce_command(model, preset, task, dataset, seed, overrides or [], compile),
     )
     record.write(results_dir)
     return record

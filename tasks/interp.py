@@ -17,7 +17,7 @@ import torch
 from dmzbench.api import ImageData, Metric, ModelAdapter, TaskContext, to_model_range
 from dmzbench.images import save_grid, to_uint8
 from dmzbench.metrics.features import check_space_name, resolve
-from dmzbench.metrics.image import standard_error
+from dmzbench.metrics.image import with_standard_errors
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,6 @@ class Interp:
         save_grid(ctx.output_dir / "interpolations.png", torch.cat(strips), config.frames)
         ctx.details.update(space.describe(), n_pairs=config.n_pairs, frames=config.frames, decode_steps=config.steps,
                            path=adapter.info.latent_kind, seed=ctx.seed)
-        return {"step_mean": sum(means) / len(means), "step_mean_sem": standard_error(torch.tensor(means)),
-                "step_max_over_mean": sum(ratios) / len(ratios),
-                "step_max_over_mean_sem": standard_error(torch.tensor(ratios))}
+        per_pair = {"step_mean": torch.tensor(means, dtype=torch.float64),
+                    "step_max_over_mean": torch.tensor(ratios, dtype=torch.float64)}
+        return with_standard_errors({k: v.mean().item() for k, v in per_pair.items()}, per_pair)

@@ -21,7 +21,7 @@ from dmzbench.api import ImageData, Metric, ModelAdapter, TaskContext, to_model_
 from dmzbench.images import in_batches, save_grid, to_uint8
 from dmzbench.metrics.features import check_space_name, resolve
 from dmzbench.metrics.frechet import GaussianStats, frechet_distance
-from dmzbench.metrics.image import mse, psnr, ssim, standard_error, to_unit
+from dmzbench.metrics.image import mse, psnr, ssim, to_unit, with_standard_errors
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,8 @@ class ReconConfig:
 def image_metrics(originals_uint8: torch.Tensor, outputs_uint8: torch.Tensor, extract, suffix: str = "") -> dict:
     a, b = to_unit(to_model_range(originals_uint8)), to_unit(to_model_range(outputs_uint8))
     per_image = {"psnr": psnr(a, b), "psnr_other": psnr(a.roll(1, 0), b), "ssim": ssim(a, b), "mse": mse(a, b)}
-    out = {k: v.mean().item() for k, v in per_image.items()}
-    out.update({f"{k}_sem": standard_error(v) for k, v in per_image.items() if k != "psnr_other"})
+    out = with_standard_errors({k: v.mean().item() for k, v in per_image.items()},
+                               {k: v for k, v in per_image.items() if k != "psnr_other"})
     out["rfid"] = frechet_distance(GaussianStats.of(extract(outputs_uint8)), GaussianStats.of(extract(originals_uint8)))
     return {k + suffix: v for k, v in out.items()}
 

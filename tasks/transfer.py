@@ -15,7 +15,7 @@ from dmzbench.api import ImageData, Metric, ModelAdapter, TaskContext, to_model_
 from dmzbench.images import in_batches, save_grid, to_uint8
 from dmzbench.metrics.features import check_space_name, resolve
 from dmzbench.metrics.frechet import GaussianStats, frechet_distance
-from dmzbench.metrics.image import mse, ssim, standard_error, to_unit
+from dmzbench.metrics.image import mse, ssim, to_unit, with_standard_errors
 
 
 @dataclass(frozen=True)
@@ -65,9 +65,6 @@ class Transfer:
         ctx.details.update(space.describe(), n_images=len(sources), decode_steps=config.steps, x_T="random",
                            reference="paired test targets", seed=ctx.seed)
         save_grid(ctx.output_dir / "translations.png", torch.cat([sources[:16], out[:16], targets[:16]]), 16)
-        per_mse, per_ssim = mse(a, b), ssim(a, b)
-        return {
-            "fid": frechet_distance(GaussianStats.of(space.extract(out)), GaussianStats.of(space.extract(targets))),
-            "mse": per_mse.mean().item(), "mse_sem": standard_error(per_mse),
-            "ssim": per_ssim.mean().item(), "ssim_sem": standard_error(per_ssim),
-        }
+        per_image = {"mse": mse(a, b), "ssim": ssim(a, b)}
+        fid = frechet_distance(GaussianStats.of(space.extract(out)), GaussianStats.of(space.extract(targets)))
+        return with_standard_errors({"fid": fid, **{k: v.mean().item() for k, v in per_image.items()}}, per_image)

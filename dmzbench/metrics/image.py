@@ -53,3 +53,14 @@ def standard_error(per_item: Tensor) -> float:
     if len(values) < 2:
         return float("nan")
     return (values.std(unbiased=True) / len(values) ** 0.5).item()
+
+
+def with_standard_errors(means: dict[str, float], per_item: dict[str, Tensor]) -> dict[str, float]:
+    """``means`` plus ``<name>_sem`` for each per-item tensor whose standard error is defined (two or more finite
+    values); an undefined one is left out rather than written as NaN, so the page shows no ± for it."""
+    out = dict(means)
+    for name, values in per_item.items():
+        sem = standard_error(values)
+        if sem == sem:  # not NaN
+            out[f"{name}_sem"] = sem
+    return out
