@@ -82,8 +82,9 @@ def train(
 
     if not distributed.is_main():
         return
-    out.print(json.dumps({"checkpoint": str(loaded.checkpoint), "sha256": loaded.checkpoint_sha256,
-                          "train": train_summary(loaded.summaries)}, indent=2))
+    # plain print, not rich: rich wraps long paths at the terminal width, which breaks the JSON when piped
+    print(json.dumps({"checkpoint": str(loaded.checkpoint), "sha256": loaded.checkpoint_sha256,
+                      "train": train_summary(loaded.summaries)}, indent=2))
 
 
 @app.command()
@@ -94,7 +95,8 @@ def run(
     preset: Annotated[Optional[str], typer.Option(help="Preset; default: the model's (smoke).")] = None,
     seed: Seed = 0,
     option: Annotated[Optional[list[str]], typer.Option("-o", "--option", help="Task config field, KEY=VALUE.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result record as JSON on stdout.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result record as JSON on stdout (the default "
+                                                          "when stdout is not a terminal).")] = False,
     results: Annotated[Path, typer.Option(help="Where result records go.")] = Path("results"),
     device: Device = "auto",
     data_root: DataRoot = None,
@@ -112,8 +114,9 @@ def run(
                              compile=compile)
     if record is None:  # a non-zero torchrun rank
         return
-    if as_json:
+    if as_json or not sys.stdout.isatty():
         print(json.dumps(record.to_dict(), indent=2))
+        err.print(f"record written to {results / record.filename()}")
         return
     table = Table(title=f"{task} · {model}/{record.model['preset']} · {record.dataset['name']} · seed {seed}")
     table.add_column("metric")
@@ -128,12 +131,15 @@ def run(
 def leaderboard(
     results: Annotated[Path, typer.Option(help="Folder of result records.")] = Path("results"),
     out_dir: Annotated[Path, typer.Option("--out", help="Where the page goes.")] = Path("leaderboards/local"),
-    title: Annotated[str, typer.Option(help="Page title.")] = "dmzbench leaderboard",
-    note: Annotated[str, typer.Option(help="A note shown under the title.")] = "",
+    title: Annotated[Optional[str], typer.Option(help="Page title; default: the records' suite's.")] = None,
+    note: Annotated[Optional[str], typer.Option(help="A note under the title; default: the records' suite's.")] = None,
     check_only: Annotated[bool, typer.Option("--check", help="Fail if the page in --out no longer matches.")] = False,
     suite_name: Annotated[Optional[str], typer.Option("--suite", help="Title and note of this suite's page.")] = None,
+    claims: Annotated[Optional[Path], typer.Option(help="Claims data; default: claims.toml beside --out.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the tables as JSON instead of writing the page.")] = False,
 ) -> None:
-    """Build the leaderboard (Markdown, CSV, plots, static HTML) from result records, or --check a committed one."""
+    """Build the leaderboard (Markdown, CSV, plots, static HTML, claims) from result records, or --check a committed
+    one. The title and note come from --suite, else from the suite the records name."""
     from dmzbench import leaderboard as lb
 
     if suite_name is not None:
@@ -142,11 +148,16 @@ def leaderboard(
         chosen = suites.get(suite_name)
         title, note = suites.page_title(chosen), chosen.note
 
+    if as_json:
+        from dmzbench.board_json import tables_json
+
+        print(json.dumps(tables_json(lb.load(results)), indent=2))
+        return
     if check_only:
-        lb.check(results, out_dir, title, note)
+        lb.check(results, out_dir, title, note, claims)
         out.print(f"{out_dir / 'leaderboard.md'} matches the records in {results}")
         return
-    for path in lb.write(results, out_dir, title, note):
+    for path in lb.write(results, out_dir, title, note, claims):
         out.print(f"wrote {path}")
 
 
@@ -162,6 +173,18 @@ def _check_seed(seed: int) -> None:
         raise UsageError(f"--seed must be >= 0, got {seed}")
 
 
+def _parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise UsageError(f"--seeds must be comma-separated integers such as 0,1,2, got {text!r}") from None
+    for s in seeds:
+        _check_seed(s)
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise UsageError(f"--seeds needs distinct seeds such as 0,1,2, got {text!r}")
+    return seeds
+
+
 @app.command()
 def suite(
     name: Annotated[str, typer.Argument(help="ci, small or tiny (see dmzbench/suites.py)")],
@@ -170,6 +193,8 @@ def suite(
     models: Annotated[Optional[str], typer.Option(help="Comma-separated subset of the built-in models.")] = None,
     tasks: Annotated[Optional[str], typer.Option(help="Comma-separated subset of the tasks.")] = None,
     seed: Seed = 0,
+    seeds: Annotated[Optional[str], typer.Option(help="Comma-separated seeds, e.g. 0,1,2 (overrides --seed); the "
+                                                      "page shows mean ± std over them.")] = None,
     device: Device = "auto",
     compile: Compile = False,
 ) -> None:
@@ -187,10 +212,12 @@ def suite(
     plan = suites.plan(chosen, model_list, task_list, lambda m: runner.get_baseline(m).presets)
     dev = runs.resolve_device(device)
     t0 = time.monotonic()
-    for i, (model, preset, task, dataset, options) in enumerate(plan, 1):
-        err.print(f"[{i}/{len(plan)}] {model}/{preset or 'default'} {task} on {dataset}")
-        runner.run_task(model, task, dataset=dataset, preset=preset, seed=seed, overrides=options, device=dev,
-                        results_dir=results, compile=compile)
+    seed_list = _parse_seeds(seeds) if seeds else [seed]
+    plan = [(s, *p) for s in seed_list for p in plan]
+    for i, (run_seed, model, preset, task, dataset, options) in enumerate(plan, 1):
+        err.print(f"[{i}/{len(plan)}] {model}/{preset or 'default'} {task} on {dataset} (seed {run_seed})")
+        runner.run_task(model, task, dataset=dataset, preset=preset, seed=run_seed, overrides=options, device=dev,
+                        results_dir=results, compile=compile, suite={"name": chosen.name, "note": chosen.note})
     err.print(f"suite {name}: {len(plan)} runs in {time.monotonic() - t0:.0f} s")
     if out_dir is not None:
         from dmzbench import leaderboard as lb
