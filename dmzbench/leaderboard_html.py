@@ -47,7 +47,7 @@ body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 
 table.board { border-collapse: collapse; font-size: 14px; }
 table.board th, table.board td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; white-space: nowrap; }
 table.board th { background: #f0f0f0; cursor: pointer; white-space: normal; min-width: 7em; vertical-align: bottom; }
-table.board td:nth-child(-n+3) { text-align: left; }
+table.board td:nth-child(-n+3), table.board th:nth-child(-n+3) { text-align: left; }
 table.board tr.control td { color: #666; font-style: italic; }
 table.board a { color: inherit; text-decoration: none; border-bottom: 1px dotted #999; }
 ul.notes { font-size: 13px; color: #444; }
@@ -119,7 +119,7 @@ def _bars(plt, table: Table, out: Path) -> list[Path]:
         ax.set_ylim(lo - pad, hi + pad)
         direction = {True: "higher is better", False: "lower is better"}[col.spec.higher_is_better]
         ax.set_title(f"{col.task}.{col.metric} on {col.dataset}\n({direction}; hatched = init control)", fontsize=9)
-    fig.suptitle(table.group, fontsize=10)
+    fig.tight_layout()
     return _save(plt, fig, out / f"{_slug(table.group)}")
 
 
