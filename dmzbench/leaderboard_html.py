@@ -99,7 +99,8 @@ def _bars(plt, table: Table, out: Path) -> list[Path]:
         rows = [(i, r) for i, r in enumerate(table.rows) if table.cell(i, j).mean is not None]
         means = [table.cell(i, j).mean for i, _ in rows]
         errs = [table.cell(i, j).uncertainty or 0.0 for i, _ in rows]
-        bars = ax.bar(range(len(rows)), means, yerr=errs, capsize=3, color="#4c72b0", edgecolor="black")
+        bars = ax.bar(range(len(rows)), means, yerr=errs if any(errs) else None, capsize=3, color="#4c72b0",
+                      edgecolor="black")
         for bar, (_, r) in zip(bars, rows):
             if r.control:
                 bar.set_hatch("//")

@@ -228,3 +228,12 @@ def test_committed_claims_file_names_only_registered_tasks():
     for c in claims.load(REPO / "leaderboards" / "claims.toml"):
         spec = board_module.declaration(c.task).spec(c.metric)
         assert spec is not None and spec.higher_is_better is not None and spec.shown, c.id
+
+
+def test_docs_explain_every_declared_metric():
+    text = (REPO / "docs" / "metrics.md").read_text()
+    for task in registry.names("task"):
+        for metric in board_module.declaration(task).metrics:
+            if metric.shown:
+                documented = metric.name.replace("*", "<T>")  # a family (fid_T*) is documented as fid_T<T>
+                assert f"`{documented}`" in text, (task, metric.name)
