@@ -34,27 +34,40 @@ Compile = Annotated[bool, typer.Option("--compile", help="Train with torch.compi
 
 
 @app.command("ls")
-def ls(what: Annotated[str, typer.Argument(help="models, tasks, datasets or all")] = "all") -> None:
-    """List what is registered (through entry points): models with their presets, tasks, data sets."""
-    kinds = {"models": "model", "tasks": "task", "datasets": "dataset"}
+def ls(
+    what: Annotated[str, typer.Argument(help="models, tasks, datasets, suites or all")] = "all",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the listing as JSON.")] = False,
+) -> None:
+    """List what is registered (through entry points): models with their presets, tasks with their options (-o) and
+    metrics, data sets, and the named suites."""
+    from dmzbench.listing import listing
+
+    kinds = ("models", "tasks", "datasets", "suites")
     if what != "all" and what not in kinds:
-        raise UsageError(f"cannot list '{what}'; use one of: models, tasks, datasets, all")
-    for plural, kind in kinds.items():
-        if what not in ("all", plural):
-            continue
+        raise UsageError(f"cannot list '{what}'; use one of: {', '.join(kinds)}, all")
+    found = {k: v for k, v in listing().items() if what in ("all", k)}
+    if as_json:
+        print(json.dumps(found, indent=2, default=str))
+        return
+    for plural, rows in found.items():
         table = Table(title=plural, title_justify="left")
-        for col in ("name", "details", "from"):
+        for col in ("name", "details", "from") if plural != "suites" else ("name", "presets", "note"):
             table.add_column(col)
-        for name in registry.names(kind):
-            obj = registry.get(kind, name)
-            if kind == "model":
-                details = f"presets: {', '.join(obj.presets)} (default {obj.default_preset})"
-            elif kind == "task":
-                details = f"v{obj.version}; default data set {obj.default_dataset}; needs {', '.join(sorted(obj.requires))}"
+        for r in rows:
+            if plural == "suites":
+                table.add_row(r["name"], ", ".join(r["presets"]), r["note"])
+                continue
+            if plural == "models":
+                details = f"presets: {', '.join(r['presets'])} (default {r['default_preset']})"
+            elif plural == "tasks":
+                metrics = ", ".join(f"{m['name']}{ {'higher': ' ↑', 'lower': ' ↓'}.get(m['direction'], '')}"
+                                    + (" (chance)" if m["chance"] else "") for m in r["metrics"] if m["shown"])
+                options = ", ".join(f"{k}={v}" for k, v in r["options"].items())
+                details = (f"v{r['version']}; default data set {r['default_dataset']}; needs {', '.join(r['requires'])}"
+                           f"\nmetrics: {metrics or '(none declared)'}\n-o options: {options}")
             else:
-                s = obj.spec
-                details = f"{s.channels}x{s.image_size}x{s.image_size}, {s.num_classes} classes"
-            table.add_row(name, details, registry.source(kind, name))
+                details = f"{r['channels']}x{r['image_size']}x{r['image_size']}, {r['classes']} classes"
+            table.add_row(r["name"], details, r["from"])
         out.print(table)
 
 
