@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import platform
 import shlex
@@ -86,15 +87,36 @@ def reproduce_command(model: str, preset: str, task: str, dataset: str, seed: in
     return shlex.join(args)
 
 
+def content_sha256(data: Any) -> str:
+    """sha256 of the images, labels, attributes and paired sources as loaded (an ``ImageData``): what the numbers were
+    computed from, whatever the files' format or folder."""
+    h = hashlib.sha256()
+    for name in ("train_images", "train_labels", "test_images", "test_labels", "train_attributes", "test_attributes",
+                 "train_sources", "test_sources"):
+        tensor = getattr(data, name, None)
+        if tensor is not None:
+            h.update(f"{name}{tuple(tensor.shape)}{tensor.dtype}".encode())
+            h.update(tensor.contiguous().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
 def environment() -> dict[str, Any]:
     """Python, OS, CPU and, when present, CUDA and GPU: what a number may depend on besides the code."""
     import torch  # here, not at the top: reading records (the leaderboard, ``dmzbench ls``) must not pay for torch
 
     env: dict[str, Any] = {"python": sys.version.split()[0], "os": platform.platform(), "cpu": platform.machine(),
-                           "torch_threads": torch.get_num_threads(), "cuda": torch.version.cuda, "gpu": None}
+                           "torch_threads": torch.get_num_threads(), "cuda_build": torch.version.cuda, "gpu": None}
     if torch.cuda.is_available():
         env["gpu"] = torch.cuda.get_device_name(0)
     return env
+
+
+def distribution_version(source: str) -> str | None:
+    """The installed version of the distribution that registered a model or task (None for a local --import file)."""
+    try:
+        return version(source)
+    except (PackageNotFoundError, ValueError):
+        return None
 
 
 def library_versions() -> dict[str, str]:

@@ -17,7 +17,8 @@ from dmzbench.api import Baseline, DataSpec, ImageData, ModelAdapter, TaskContex
 from dmzbench.atomic import CorruptCheckpoint, load_checkpoint_file, previous, save_checkpoint, sha256_file, torch_save
 from dmzbench.config import apply_overrides
 from dmzbench.errors import DmzbenchError, UsageError, did_you_mean
-from dmzbench.records import ResultRecord, config_key, reproduce_command, run_stem
+from dmzbench.records import (ResultRecord, config_key, content_sha256, distribution_version, reproduce_command,
+                              run_stem)
 from dmzbench.train import CHECKPOINT_FORMAT, StageSummary, Trainer, train_summary
 
 console = Console(stderr=True)
@@ -258,7 +259,8 @@ def run_task(
     if not distributed.is_main():  # under torchrun the other ranks only helped train
         return None
 
-    task_record = {"name": task, "version": task_cls.version, "config": dataclasses.asdict(config), "mode": mode}
+    task_record = {"name": task, "version": task_cls.version, "config": dataclasses.asdict(config), "mode": mode,
+                   "source": registry.source("task", task)}
     out_dir = Path(results_dir) / task / "artifacts" / run_stem(model, preset, dataset, seed, config_key(task_record))
     ctx = TaskContext(device=device, seed=seed, output_dir=out_dir,
                       cached_features=feature_cache(loaded, images, device) if loaded else _no_features,
@@ -272,10 +274,12 @@ def run_task(
     record = ResultRecord(
         model={"name": model, "family": baseline.family, "preset": preset,
                "checkpoint_sha256": loaded.checkpoint_sha256 if loaded else None,
-               "source": registry.source("model", model), "info": dataclasses.asdict(info),
+               "source": registry.source("model", model),
+               "source_version": distribution_version(registry.source("model", model)), "info": dataclasses.asdict(info),
                "dependencies": loaded.dependencies if loaded else {}, "config": baseline.preset_config(preset)},
         task={**task_record, "details": ctx.details},
-        dataset={"name": dataset, "splits": images.split_sizes, "source": images.source},
+        dataset={"name": dataset, "splits": images.split_sizes, "source": images.source,
+                 "content_sha256": content_sha256(images)},
         seed=seed,
         metrics={k: float(v) for k, v in metrics.items()},
         timings={"model_s": round(loaded.seconds, 3) if loaded else 0.0, "task_s": round(time.monotonic() - t_task, 3),

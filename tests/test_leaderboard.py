@@ -237,3 +237,35 @@ def test_docs_explain_every_declared_metric():
             if metric.shown:
                 documented = metric.name.replace("*", "<T>")  # a family (fid_T*) is documented as fid_T<T>
                 assert f"`{documented}`" in text, (task, metric.name)
+
+
+@pytest.mark.skipif(not __import__("tests.conftest").conftest.REAL_FASHION, reason="needs Fashion-MNIST")
+def test_tiny_suite_runs_every_task_and_builds_the_page(tmp_path, capsys):
+    from dmzbench.cli import main
+
+    try:
+        main(["suite", "tiny", "--models", "dmz,pixels", "--results", str(tmp_path / "r"), "--out",
+              str(tmp_path / "page"), "--device", "cpu"])
+    except SystemExit as exc:
+        assert exc.code in (0, None), capsys.readouterr().err
+    records = [r for r in (tmp_path / "r").rglob("*.json") if "artifacts" not in r.parts]
+    assert len(records) == 12  # 2 models x 6 tasks
+    first = json.loads(records[0].read_text())
+    assert first["suite"]["name"] == "tiny" and first["reproduce"].startswith("dmzbench run --model ")
+    assert len(first["dataset"]["content_sha256"]) == 64 and first["environment"]["python"]
+    page = (tmp_path / "page" / "leaderboard.md").read_text()
+    assert "skipped: pixels cannot generate" in page and "| dmz | init |" in page
+    assert "Machinery test" in page
+    assert "Produced from 12 result records by dmzbench commit" in page.split("##")[0]  # provenance in the header
+
+    def check(*extra) -> int:
+        try:  # no --suite: the banner comes from the records
+            main(["leaderboard", "--results", str(tmp_path / "r"), "--out", str(tmp_path / "page"), "--check", *extra])
+        except SystemExit as exc:
+            return exc.code or 0
+        return 0
+
+    assert check() == 0
+    record = next(r for r in records if "probe" in r.parts)
+    record.write_text(record.read_text().replace('"accuracy": 0.', '"accuracy": 0.0'))
+    assert check() != 0 and "no longer matches" in capsys.readouterr().err
