@@ -27,7 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import sample_throughput, train_throughput  # noqa: E402
-from bench.common import FAMILIES, FMNIST, environment, markdown, sync  # noqa: E402
+from bench.common import FAMILIES, FMNIST, environment, first_stage, markdown, sync  # noqa: E402
 from dmzbench import budget, registry  # noqa: E402
 from dmzbench.atomic import write_bytes, write_json  # noqa: E402
 from dmzbench.train import Trainer  # noqa: E402

@@ -235,6 +235,35 @@ class TaskContext:
         return g.manual_seed(hash((self.seed, *keys)) & ((1 << 62) - 1))
 
 
+@dataclass(frozen=True)
+class Metric:
+    """One metric a task reports, declared on the task so that the leaderboard ranks it the right way round.
+
+    ``name`` is the key in the task's result dict; a name ending in ``*`` declares a family of keys (``fid_T*``: one per
+    sampling-step count), ordered by the number in the key. ``higher_is_better`` is None for a number that is not a
+    score (a count, a diagnostic): shown, never ranked. ``chance`` marks a chance-level anchor (what a model that
+    ignores its input scores): shown beside the score, never ranked. ``uncertainty`` names the key of the result dict
+    that holds this metric's own uncertainty for one seed (e.g. the std over probe folds), ``uncertainty_meaning`` says
+    what it is; with several seeds the leaderboard uses the std over seeds instead. ``shown=False`` keeps a metric out
+    of the tables (it stays in the CSV).
+    """
+
+    name: str
+    higher_is_better: bool | None
+    meaning: str
+    chance: bool = False
+    uncertainty: str = ""
+    uncertainty_meaning: str = ""
+    shown: bool = True
+
+    def matches(self, key: str) -> bool:
+        return key.startswith(self.name[:-1]) if self.name.endswith("*") else key == self.name
+
+    @property
+    def arrow(self) -> str:
+        return {True: "↑", False: "↓", None: ""}[self.higher_is_better]
+
+
 @runtime_checkable
 class Task(Protocol):
     """Registered under the ``dmzbench.tasks`` entry-point group."""
@@ -245,6 +274,11 @@ class Task(Protocol):
     default_dataset: ClassVar[str]
     requires: ClassVar[frozenset[str]]  # adapter capabilities: "encode", "reconstruct", "generate", "interpolate"
     training_mode: ClassVar[str]  # "" (the model as trained on the data set) or "paired" (encoder sees the source domain)
+    # The leaderboard reads these (a task without them still runs; its page column then has no direction):
+    group: ClassVar[str]  # the page section, e.g. "Representation"; tasks sharing it share a table
+    position: ClassVar[float]  # order on the page (sections by their first task); plugins default to the end
+    metrics: ClassVar[tuple[Metric, ...]]  # the first shown, rankable one is the task's headline
+    artifacts: ClassVar[Mapping[str, str]]  # file-name pattern of a saved PNG -> its caption on the page
 
     def run(self, adapter: ModelAdapter, data: ImageData, config: Any, ctx: TaskContext) -> dict[str, float]: ...
 

@@ -34,27 +34,40 @@ Compile = Annotated[bool, typer.Option("--compile", help="Train with torch.compi
 
 
 @app.command("ls")
-def ls(what: Annotated[str, typer.Argument(help="models, tasks, datasets or all")] = "all") -> None:
-    """List what is registered (through entry points): models with their presets, tasks, data sets."""
-    kinds = {"models": "model", "tasks": "task", "datasets": "dataset"}
+def ls(
+    what: Annotated[str, typer.Argument(help="models, tasks, datasets, suites or all")] = "all",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the listing as JSON.")] = False,
+) -> None:
+    """List what is registered (through entry points): models with their presets, tasks with their options (-o) and
+    metrics, data sets, and the named suites."""
+    from dmzbench.listing import listing
+
+    kinds = ("models", "tasks", "datasets", "suites")
     if what != "all" and what not in kinds:
-        raise UsageError(f"cannot list '{what}'; use one of: models, tasks, datasets, all")
-    for plural, kind in kinds.items():
-        if what not in ("all", plural):
-            continue
+        raise UsageError(f"cannot list '{what}'; use one of: {', '.join(kinds)}, all")
+    found = {k: v for k, v in listing().items() if what in ("all", k)}
+    if as_json:
+        print(json.dumps(found, indent=2, default=str))
+        return
+    for plural, rows in found.items():
         table = Table(title=plural, title_justify="left")
-        for col in ("name", "details", "from"):
+        for col in ("name", "details", "from") if plural != "suites" else ("name", "presets", "note"):
             table.add_column(col)
-        for name in registry.names(kind):
-            obj = registry.get(kind, name)
-            if kind == "model":
-                details = f"presets: {', '.join(obj.presets)} (default {obj.default_preset})"
-            elif kind == "task":
-                details = f"v{obj.version}; default data set {obj.default_dataset}; needs {', '.join(sorted(obj.requires))}"
+        for r in rows:
+            if plural == "suites":
+                table.add_row(r["name"], ", ".join(r["presets"]), r["note"])
+                continue
+            if plural == "models":
+                details = f"presets: {', '.join(r['presets'])} (default {r['default_preset']})"
+            elif plural == "tasks":
+                metrics = ", ".join(f"{m['name']}{ {'higher': ' ↑', 'lower': ' ↓'}.get(m['direction'], '')}"
+                                    + (" (chance)" if m["chance"] else "") for m in r["metrics"] if m["shown"])
+                options = ", ".join(f"{k}={v}" for k, v in r["options"].items())
+                details = (f"v{r['version']}; default data set {r['default_dataset']}; needs {', '.join(r['requires'])}"
+                           f"\nmetrics: {metrics or '(none declared)'}\n-o options: {options}")
             else:
-                s = obj.spec
-                details = f"{s.channels}x{s.image_size}x{s.image_size}, {s.num_classes} classes"
-            table.add_row(name, details, registry.source(kind, name))
+                details = f"{r['channels']}x{r['image_size']}x{r['image_size']}, {r['classes']} classes"
+            table.add_row(r["name"], details, r["from"])
         out.print(table)
 
 
@@ -82,8 +95,9 @@ def train(
 
     if not distributed.is_main():
         return
-    out.print(json.dumps({"checkpoint": str(loaded.checkpoint), "sha256": loaded.checkpoint_sha256,
-                          "train": train_summary(loaded.summaries)}, indent=2))
+    # plain print, not rich: rich wraps long paths at the terminal width, which breaks the JSON when piped
+    print(json.dumps({"checkpoint": str(loaded.checkpoint), "sha256": loaded.checkpoint_sha256,
+                      "train": train_summary(loaded.summaries)}, indent=2))
 
 
 @app.command()
@@ -94,7 +108,8 @@ def run(
     preset: Annotated[Optional[str], typer.Option(help="Preset; default: the model's (smoke).")] = None,
     seed: Seed = 0,
     option: Annotated[Optional[list[str]], typer.Option("-o", "--option", help="Task config field, KEY=VALUE.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result record as JSON on stdout.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result record as JSON on stdout (the default "
+                                                          "when stdout is not a terminal).")] = False,
     results: Annotated[Path, typer.Option(help="Where result records go.")] = Path("results"),
     device: Device = "auto",
     data_root: DataRoot = None,
@@ -112,8 +127,9 @@ def run(
                              compile=compile)
     if record is None:  # a non-zero torchrun rank
         return
-    if as_json:
+    if as_json or not sys.stdout.isatty():
         print(json.dumps(record.to_dict(), indent=2))
+        err.print(f"record written to {results / record.filename()}")
         return
     table = Table(title=f"{task} · {model}/{record.model['preset']} · {record.dataset['name']} · seed {seed}")
     table.add_column("metric")
@@ -128,12 +144,15 @@ def run(
 def leaderboard(
     results: Annotated[Path, typer.Option(help="Folder of result records.")] = Path("results"),
     out_dir: Annotated[Path, typer.Option("--out", help="Where the page goes.")] = Path("leaderboards/local"),
-    title: Annotated[str, typer.Option(help="Page title.")] = "dmzbench leaderboard",
-    note: Annotated[str, typer.Option(help="A note shown under the title.")] = "",
+    title: Annotated[Optional[str], typer.Option(help="Page title; default: the records' suite's.")] = None,
+    note: Annotated[Optional[str], typer.Option(help="A note under the title; default: the records' suite's.")] = None,
     check_only: Annotated[bool, typer.Option("--check", help="Fail if the page in --out no longer matches.")] = False,
     suite_name: Annotated[Optional[str], typer.Option("--suite", help="Title and note of this suite's page.")] = None,
+    claims: Annotated[Optional[Path], typer.Option(help="Claims data; default: claims.toml beside --out.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the tables as JSON instead of writing the page.")] = False,
 ) -> None:
-    """Build the leaderboard (Markdown, CSV, plots, static HTML) from result records, or --check a committed one."""
+    """Build the leaderboard (Markdown, CSV, plots, static HTML, claims) from result records, or --check a committed
+    one. The title and note come from --suite, else from the suite the records name."""
     from dmzbench import leaderboard as lb
 
     if suite_name is not None:
@@ -142,14 +161,19 @@ def leaderboard(
         chosen = suites.get(suite_name)
         title, note = suites.page_title(chosen), chosen.note
 
+    if as_json:
+        from dmzbench.board_json import tables_json
+
+        print(json.dumps(tables_json(lb.load(results)), indent=2))
+        return
     if check_only:
-        lb.check(results, out_dir, title, note)
+        lb.check(results, out_dir, title, note, claims)
         out.print(f"{out_dir / 'leaderboard.md'} matches the records in {results}")
         return
     from dmzbench.validate import writable_dir
 
     writable_dir(out_dir, "--out")
-    for path in lb.write(results, out_dir, title, note):
+    for path in lb.write(results, out_dir, title, note, claims):
         out.print(f"wrote {path}")
 
 
@@ -167,6 +191,18 @@ def _check_seed(seed: int) -> None:
     validate.writable_dir(runs.home(), "DMZBENCH_HOME")  # where checkpoints go
 
 
+def _parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise UsageError(f"--seeds must be comma-separated integers such as 0,1,2, got {text!r}") from None
+    for s in seeds:
+        _check_seed(s)
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise UsageError(f"--seeds needs distinct seeds such as 0,1,2, got {text!r}")
+    return seeds
+
+
 @app.command()
 def suite(
     name: Annotated[str, typer.Argument(help="ci, small or tiny (see dmzbench/suites.py)")],
@@ -175,6 +211,8 @@ def suite(
     models: Annotated[Optional[str], typer.Option(help="Comma-separated subset of the suite's models.")] = None,
     tasks: Annotated[Optional[str], typer.Option(help="Comma-separated subset of the suite's tasks.")] = None,
     seed: Seed = 0,
+    seeds: Annotated[Optional[str], typer.Option(help="Comma-separated seeds, e.g. 0,1,2 (overrides --seed); the "
+                                                      "page shows mean ± std over them.")] = None,
     device: Device = "auto",
     compile: Compile = False,
     budget_s: Annotated[Optional[float], typer.Option("--budget", help="Seconds: start only the run groups whose "
@@ -196,7 +234,9 @@ def suite(
     if budget_s is not None and budget_s <= 0:
         raise UsageError(f"--budget must be a positive number of seconds, got {budget_s:g}")
     _check_seed(seed)
-    groups = suites.plan(chosen, models.split(",") if models else None, tasks.split(",") if tasks else None, seed)
+    seed_list = _parse_seeds(seeds) if seeds else [seed]
+    groups = [g for s in seed_list
+              for g in suites.plan(chosen, models.split(",") if models else None, tasks.split(",") if tasks else None, s)]
     suites.check_options(chosen)
     dev = runs.resolve_device("cpu" if (plan_only or status) and device == "auto" else device)
     cost_model = budget.profile(profile or ("h100" if dev.type == "cuda" or plan_only else "cpu"))
@@ -217,7 +257,8 @@ def suite(
     def run_one(run: suites.PlannedRun) -> None:
         err.print(f"  {run.model}/{run.preset or 'default'} {run.task} on {run.dataset}")
         runner.run_task(run.model, run.task, dataset=run.dataset, preset=run.preset, seed=run.seed,
-                        overrides=list(run.options), device=dev, results_dir=results, compile=compile)
+                        overrides=list(run.options), device=dev, results_dir=results, compile=compile,
+                        suite={"name": chosen.name, "note": chosen.note})
 
     outcomes = suite_run.run_budgeted(groups, results, cost_model, budget_s, run_one, log=err.print)
     wall = time.monotonic() - t0

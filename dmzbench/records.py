@@ -5,18 +5,23 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import platform
+import shlex
 import subprocess
+import sys
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from dmzbench import __version__
-from dmzbench.atomic import write_json
+from dmzbench.atomic import sha256_json, write_json
 from dmzbench.errors import DmzbenchError
 
 SCHEMA_VERSION = 1
 LIBRARIES = ("torch", "torchvision", "diffusers", "torch-fidelity", "scikit-learn", "numpy")
+# Config fields that change how fast a task runs, not what it measures: left out of the comparability key.
+SPEED_ONLY_FIELDS = frozenset({"batch_size"})
 
 
 @dataclass(frozen=True)
@@ -33,14 +38,20 @@ class ResultRecord:
     dmzbench: dict[str, str | None] = field(default_factory=lambda: {"version": __version__, "commit": git_commit()})
     created_at: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
     schema_version: int = SCHEMA_VERSION
+    # Added later (records without them still load): the suite that ran it (name, note), the machine's software and
+    # hardware, and the command that reproduces the record.
+    suite: dict[str, str] | None = None
+    environment: dict[str, Any] = field(default_factory=lambda: environment())
+    reproduce: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         return {"schema_version": d.pop("schema_version"), **d}
 
     def filename(self) -> str:
-        m, t = self.model, self.task
-        return f"{t['name']}/{m['name']}-{m['preset']}-{self.dataset['name']}-seed{self.seed}.json"
+        m = self.model
+        stem = run_stem(m["name"], m["preset"], self.dataset["name"], self.seed, config_key(self.task))
+        return f"{self.task['name']}/{stem}.json"
 
     def write(self, results_dir: Path) -> Path:
         return write_json(Path(results_dir) / self.filename(), self.to_dict())
@@ -54,6 +65,45 @@ def read_record(path: Path) -> dict[str, Any]:
     if not isinstance(record, dict) or record.get("schema_version") != SCHEMA_VERSION:
         raise DmzbenchError(f"{path} is not a dmzbench result record of schema {SCHEMA_VERSION}; delete it or re-run")
     return record
+
+
+def config_key(task: dict[str, Any]) -> str:
+    """8 hex digits of a record's task version and config (speed-only fields left out). Records whose keys differ
+    measured different things (another N, protocol, step count or feature space) and are never ranked together; the
+    key is in the file name, so a rerun with other options sits beside the earlier record."""
+    config = {k: v for k, v in (task.get("config") or {}).items() if k not in SPEED_ONLY_FIELDS}
+    return sha256_json({"version": str(task.get("version")), "config": config})[:8]
+
+
+def run_stem(model: str, preset: str, dataset: str, seed: int, key: str) -> str:
+    return f"{model}-{preset}-{dataset}-seed{seed}-{key}"
+
+
+def reproduce_command(model: str, preset: str, task: str, dataset: str, seed: int, overrides: list[str],
+                      compile: bool = False) -> str:
+    """The one command that makes this record again (in a dmzbench checkout at the recorded commit)."""
+    args = ["dmzbench", "run", "--model", model, "--preset", preset, "--task", task, "--dataset", dataset,
+            "--seed", str(seed)] + [a for o in overrides for a in ("-o", o)] + (["--compile"] if compile else [])
+    return shlex.join(args)
+
+
+def environment() -> dict[str, Any]:
+    """Python, OS, CPU and, when present, CUDA and GPU: what a number may depend on besides the code."""
+    import torch  # here, not at the top: reading records (the leaderboard, ``dmzbench ls``) must not pay for torch
+
+    env: dict[str, Any] = {"python": sys.version.split()[0], "os": platform.platform(), "cpu": platform.machine(),
+                           "torch_threads": torch.get_num_threads(), "cuda_build": torch.version.cuda, "gpu": None}
+    if torch.cuda.is_available():
+        env["gpu"] = torch.cuda.get_device_name(0)
+    return env
+
+
+def distribution_version(source: str) -> str | None:
+    """The installed version of the distribution that registered a model or task (None for a local --import file)."""
+    try:
+        return version(source)
+    except (PackageNotFoundError, ValueError):
+        return None
 
 
 def library_versions() -> dict[str, str]:

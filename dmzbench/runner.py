@@ -19,7 +19,8 @@ from dmzbench.atomic import (CorruptCheckpoint, damaged, load_checkpoint_file, p
                              torch_save, write_bytes)
 from dmzbench.config import apply_overrides
 from dmzbench.errors import DmzbenchError, UsageError, did_you_mean
-from dmzbench.records import ResultRecord
+from dmzbench.records import (ResultRecord, config_key, distribution_version, reproduce_command,
+                              run_stem)
 from dmzbench.train import CHECKPOINT_FORMAT, StageSummary, Trainer, train_summary
 
 console = Console(stderr=True)
@@ -235,8 +236,10 @@ def run_task(
     data_root: str | None = None,
     progress: bool = True,
     compile: bool = False,
+    suite: dict[str, str] | None = None,
 ) -> ResultRecord | None:
-    """Run one task on one model and write its record; None on non-zero ranks of a torchrun launch."""
+    """Run one task on one model and write its record; None on non-zero ranks of a torchrun launch. ``suite`` (name,
+    note) is kept in the record so that any page built from it carries the suite's banner."""
     t0 = time.monotonic()
     task_cls = registry.get("task", task)
     baseline = get_baseline(model)
@@ -273,7 +276,9 @@ def run_task(
     if not distributed.is_main():  # under torchrun the other ranks only helped train
         return None
 
-    out_dir = Path(results_dir) / task / "artifacts" / f"{model}-{preset}-{dataset}-seed{seed}"
+    task_record = {"name": task, "version": task_cls.version, "config": dataclasses.asdict(config), "mode": mode,
+                   "source": registry.source("task", task)}
+    out_dir = Path(results_dir) / task / "artifacts" / run_stem(model, preset, dataset, seed, config_key(task_record))
     ctx = TaskContext(device=device, seed=seed, output_dir=out_dir,
                       cached_features=feature_cache(loaded, images, device) if loaded else _no_features,
                       log=lambda msg: console.print(msg))
@@ -286,18 +291,20 @@ def run_task(
     record = ResultRecord(
         model={"name": model, "family": baseline.family, "preset": preset,
                "checkpoint_sha256": loaded.checkpoint_sha256 if loaded else None,
-               "source": registry.source("model", model), "info": dataclasses.asdict(info),
-               "dependencies": loaded.dependencies if loaded else {}},
-        task={"name": task, "version": task_cls.version, "config": dataclasses.asdict(config), "mode": mode,
-              "details": ctx.details},
+               "source": registry.source("model", model),
+               "source_version": distribution_version(registry.source("model", model)), "info": dataclasses.asdict(info),
+               "dependencies": loaded.dependencies if loaded else {}, "config": baseline.preset_config(preset)},
+        task={**task_record, "details": ctx.details},
         dataset={"name": dataset, "splits": images.split_sizes, "source": images.source,
-                 "sha256": data.content_sha256(images)},
+                 "content_sha256": data.content_sha256(images)},
         seed=seed,
         metrics={k: float(v) for k, v in metrics.items()},
         timings={"model_s": round(loaded.seconds, 3) if loaded else 0.0, "task_s": round(time.monotonic() - t_task, 3),
                  "total_s": round(time.monotonic() - t0, 3)},
         train=train_summary(loaded.summaries if loaded else []),
         device=runs.device_name(device),
+        suite=suite,
+        reproduce=reproduce_command(model, preset, task, dataset, seed, overrides or [], compile),
     )
     record.write(results_dir)
     return record

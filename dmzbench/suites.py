@@ -63,7 +63,8 @@ class RunGroup:
     @property
     def label(self) -> str:
         mode = f"+{self.mode}" if self.mode else ""
-        return f"{self.model}/{self.preset or 'default'} on {self.dataset}{mode}"
+        seed = f" seed {self.runs[0].seed}" if self.runs and self.runs[0].seed else ""
+        return f"{self.model}/{self.preset or 'default'} on {self.dataset}{mode}{seed}"
 
 
 ALL_MODELS = ("dmz", "diffae", "sdvae", "pdae", "dgae", "ddpm", "pixels")  # most important families first

@@ -3,7 +3,8 @@
 Protocol (InfoDiffusion, PROTOCOLS.md): the latents of the first ``max_images`` images (10,000) of a split,
 5-fold KFold(shuffle=True, random_state=0), StandardScaler + LogisticRegression (default parameters) fitted on the
 training folds, roc_auc_score of the predicted probabilities on the held-out fold; per attribute the mean over folds;
-``auroc_mean`` is the mean over attributes. A fold whose held-out part has one class only is skipped and counted
+``auroc_mean`` is the mean over attributes, ``auroc_mean_std`` the std over the 5 folds of the per-fold mean over
+attributes (its uncertainty). A fold whose held-out part has one class only is skipped and counted
 (``skipped_folds``).
 """
 
@@ -19,7 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import KFold
 
-from dmzbench.api import ImageData, ModelAdapter, ModelInfo, TaskContext
+from dmzbench.api import ImageData, Metric, ModelAdapter, ModelInfo, TaskContext
 from dmzbench.budget import TaskCost
 from dmzbench.errors import UsageError
 from tasks.probe import probe_classifier
@@ -36,21 +37,27 @@ class AUROCConfig:
             raise ValueError(f"max_images must be >= 10 for 5 folds, got {self.max_images}")
 
 
-def attribute_aurocs(x: np.ndarray, attrs: np.ndarray, max_iter: int = 100) -> tuple[np.ndarray, int]:
-    """(N, D) features, (N, A) 0/1 attributes -> per-attribute mean AUROC over 5 folds, and the skipped folds."""
-    scores, skipped = [], 0
+def attribute_aurocs(x: np.ndarray, attrs: np.ndarray, max_iter: int = 100) -> tuple[np.ndarray, int, float]:
+    """(N, D) features, (N, A) 0/1 attributes -> per-attribute mean AUROC over 5 folds, the skipped folds, and the std
+    over folds of the per-fold mean over attributes."""
+    folds = list(KFold(n_splits=5, shuffle=True, random_state=0).split(x))
+    table = np.full((attrs.shape[1], len(folds)), np.nan)  # attribute x fold
+    skipped = 0
     for a in range(attrs.shape[1]):
-        y, per_fold = attrs[:, a], []
-        for tr, te in KFold(n_splits=5, shuffle=True, random_state=0).split(x):
+        y = attrs[:, a]
+        for f, (tr, te) in enumerate(folds):
             if len(np.unique(y[te])) < 2 or len(np.unique(y[tr])) < 2:
                 skipped += 1
                 continue
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 clf = probe_classifier(max_iter).fit(x[tr], y[tr])
-            per_fold.append(roc_auc_score(y[te], clf.predict_proba(x[te])[:, 1]))
-        scores.append(np.mean(per_fold) if per_fold else np.nan)
-    return np.array(scores), skipped
+            table[a, f] = roc_auc_score(y[te], clf.predict_proba(x[te])[:, 1])
+    with warnings.catch_warnings():  # an attribute or fold with no scorable split is NaN, and says so by being NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        scores = np.nanmean(table, axis=1)
+        fold_std = float(np.nanstd(np.nanmean(table, axis=0)))
+    return scores, skipped, fold_std
 
 
 class AUROC:
@@ -60,6 +67,15 @@ class AUROC:
     default_dataset = "shapes"
     requires = frozenset({"encode"})
     training_mode = ""
+    group = "Representation"
+    position = 2
+    metrics = (
+        Metric("auroc_mean", True, "Mean over binary attributes of the 5-fold AUROC of a logistic regression on the "
+               "latent.", uncertainty="auroc_mean_std", uncertainty_meaning="std over the 5 folds"),
+        Metric("skipped_folds", None, "Folds skipped because their held-out part had one class only.", shown=False),
+        Metric("auroc_*", True, "AUROC of one attribute (auroc_<attribute>).", shown=False),
+    )
+    artifacts = {}
 
     @staticmethod
     def cost(config: AUROCConfig, info: ModelInfo, invert_steps=None) -> TaskCost:
@@ -78,9 +94,9 @@ class AUROC:
         attrs = data.attributes(config.split)
         n = min(config.max_images, len(attrs))
         x = ctx.cached_features(config.split)[:n].double().numpy()
-        scores, skipped = attribute_aurocs(x, attrs[:n].numpy(), config.max_iter)
+        scores, skipped, fold_std = attribute_aurocs(x, attrs[:n].numpy(), config.max_iter)
         ctx.details.update(n_images=n, split=config.split, attributes=list(data.attribute_names))
         ctx.log(f"auroc: {len(scores)} attributes on {n} latents of dim {x.shape[1]}")
-        out = {"auroc_mean": float(np.nanmean(scores)), "skipped_folds": float(skipped)}
+        out = {"auroc_mean": float(np.nanmean(scores)), "auroc_mean_std": fold_std, "skipped_folds": float(skipped)}
         out.update({f"auroc_{name}": float(s) for name, s in zip(data.attribute_names, scores)})
         return out

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 
-from dmzbench.api import ImageData, ModelAdapter, ModelInfo, TaskContext
+from dmzbench.api import ImageData, Metric, ModelAdapter, ModelInfo, TaskContext
 from dmzbench.budget import TaskCost
 from dmzbench.config import at_most
 from dmzbench.images import in_batches, save_grid, to_uint8
@@ -50,6 +50,11 @@ class FID:
     default_dataset = "fashion-mnist"
     requires = frozenset({"generate"})
     training_mode = ""
+    group = "Generation (few-step FID)"
+    position = 4
+    metrics = (Metric("fid_T*", False, "Fréchet distance of N unconditional samples drawn with T sampling steps "
+                      "(fid_T<T>) to the reference split, in the named feature space."),)
+    artifacts = {"samples_T*.png": "unconditional samples"}
 
     @staticmethod
     def cost(config: FIDConfig, info: ModelInfo, invert_steps=None) -> TaskCost:

@@ -15,11 +15,12 @@ from typing import Literal
 
 import torch
 
-from dmzbench.api import ImageData, ModelAdapter, ModelInfo, TaskContext, to_model_range
+from dmzbench.api import ImageData, Metric, ModelAdapter, ModelInfo, TaskContext, to_model_range
 from dmzbench.budget import TaskCost
 from dmzbench.config import at_most
 from dmzbench.images import save_grid, to_uint8
 from dmzbench.metrics.features import check_space_name, resolve
+from dmzbench.metrics.image import with_standard_errors
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,16 @@ class Interp:
     default_dataset = "fashion-mnist"
     requires = frozenset({"interpolate"})
     training_mode = ""
+    group = "Interpolation"
+    position = 6
+    _sem = "standard error of the mean over pairs"
+    metrics = (
+        Metric("step_mean", False, "Mean distance between consecutive frames in the feature space (PPL-like).",
+               uncertainty="step_mean_sem", uncertainty_meaning=_sem),
+        Metric("step_max_over_mean", False, "Largest step over the mean step (1.0 = perfectly even).",
+               uncertainty="step_max_over_mean_sem", uncertainty_meaning=_sem),
+    )
+    artifacts = {"interpolations.png": "each row: a path from one test image to another"}
 
     @staticmethod
     def cost(config: InterpConfig, info: ModelInfo, invert_steps=lambda purpose, steps: steps) -> TaskCost:
@@ -81,4 +92,6 @@ class Interp:
         save_grid(ctx.output_dir / "interpolations.png", torch.cat(strips), config.frames)
         ctx.details.update(space.describe(), n_pairs=config.n_pairs, frames=config.frames, decode_steps=config.steps,
                            path=adapter.info.latent_kind, seed=ctx.seed)
-        return {"step_mean": sum(means) / len(means), "step_max_over_mean": sum(ratios) / len(ratios)}
+        per_pair = {"step_mean": torch.tensor(means, dtype=torch.float64),
+                    "step_max_over_mean": torch.tensor(ratios, dtype=torch.float64)}
+        return with_standard_errors({k: v.mean().item() for k, v in per_pair.items()}, per_pair)

@@ -4,7 +4,8 @@ Two protocols (PROTOCOLS.md):
 - ``kfold5`` (default; DMZ / InfoDiffusion): 5-fold KFold(shuffle=True, random_state=0) over the latents of one split,
   StandardScaler fitted on the training fold, scikit-learn LogisticRegression with default parameters; accuracy mean and
   std over folds.
-- ``split``: fit on the train split's latents, score on the test split ("linear eval"); accuracy_std is 0.
+- ``split``: fit on the train split's latents, score on the test split ("linear eval"); accuracy_std is the binomial
+  standard error sqrt(p (1 - p) / n) of the test accuracy.
 
 Toolkit choices: ``kfold5`` uses the test split (10k images for Fashion-MNIST) unless ``images=train`` or ``all``;
 ``max_iter`` stays at scikit-learn's default (100), as the protocol says "default parameters" (on 1024-d
@@ -26,7 +27,7 @@ from sklearn.model_selection import KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from dmzbench.api import ImageData, ModelAdapter, ModelInfo, TaskContext
+from dmzbench.api import ImageData, Metric, ModelAdapter, ModelInfo, TaskContext
 from dmzbench.budget import TaskCost
 
 
@@ -66,6 +67,15 @@ class Probe:
     default_dataset = "fashion-mnist"
     requires = frozenset({"encode"})
     training_mode = ""
+    group = "Representation"
+    position = 1
+    metrics = (
+        Metric("accuracy", True, "Linear-probe classification accuracy on the latent (5-fold or train/test split).",
+               uncertainty="accuracy_std",
+               uncertainty_meaning="std over the 5 folds (kfold5) or binomial standard error (split)"),
+        Metric("n_images", None, "Number of latents the probe saw.", shown=False),
+    )
+    artifacts = {}
 
     @staticmethod
     def cost(config: ProbeConfig, info: ModelInfo, invert_steps=None) -> TaskCost:
@@ -87,7 +97,8 @@ class Probe:
         if config.protocol == "split":
             (tx, ty), (vx, vy) = latents("train"), latents("test")
             ctx.log(f"probe: split protocol, {len(tx)} train / {len(vx)} test latents of dim {tx.shape[1]}")
-            return {"accuracy": fit_score(tx, ty, vx, vy, config.max_iter), "accuracy_std": 0.0, "n_images": len(vx)}
+            acc = fit_score(tx, ty, vx, vy, config.max_iter)
+            return {"accuracy": acc, "accuracy_std": float(np.sqrt(acc * (1 - acc) / len(vx))), "n_images": len(vx)}
 
         splits = ["train", "test"] if config.images == "all" else [config.images]
         parts = [latents(s) for s in splits]

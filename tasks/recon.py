@@ -19,13 +19,13 @@ from typing import Literal
 
 import torch
 
-from dmzbench.api import ImageData, ModelAdapter, ModelInfo, TaskContext, to_model_range
+from dmzbench.api import ImageData, Metric, ModelAdapter, ModelInfo, TaskContext, to_model_range
 from dmzbench.budget import TaskCost
 from dmzbench.config import at_most
 from dmzbench.images import in_batches, save_grid, to_uint8
 from dmzbench.metrics.features import check_space_name, resolve
 from dmzbench.metrics.frechet import GaussianStats, frechet_distance
-from dmzbench.metrics.image import mse, psnr, ssim, to_unit
+from dmzbench.metrics.image import mse, psnr, ssim, to_unit, with_standard_errors
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,9 @@ class ReconConfig:
 
 def image_metrics(originals_uint8: torch.Tensor, outputs_uint8: torch.Tensor, extract, suffix: str = "") -> dict:
     a, b = to_unit(to_model_range(originals_uint8)), to_unit(to_model_range(outputs_uint8))
-    out = {"psnr": psnr(a, b).mean().item(), "psnr_other": psnr(a.roll(1, 0), b).mean().item(),
-           "ssim": ssim(a, b).mean().item(), "mse": mse(a, b).mean().item()}
+    per_image = {"psnr": psnr(a, b), "psnr_other": psnr(a.roll(1, 0), b), "ssim": ssim(a, b), "mse": mse(a, b)}
+    out = with_standard_errors({k: v.mean().item() for k, v in per_image.items()},
+                               {k: v for k, v in per_image.items() if k != "psnr_other"})
     out["rfid"] = frechet_distance(GaussianStats.of(extract(outputs_uint8)), GaussianStats.of(extract(originals_uint8)))
     return {k + suffix: v for k, v in out.items()}
 
@@ -60,6 +61,29 @@ class Recon:
     default_dataset = "fashion-mnist"
     requires = frozenset({"reconstruct"})
     training_mode = ""
+    group = "Reconstruction"
+    position = 5
+    _sem = "standard error of the mean over images"
+    metrics = (
+        Metric("psnr", True, "PSNR (dB) of the reconstruction from a random x_T.", uncertainty="psnr_sem",
+               uncertainty_meaning=_sem),
+        Metric("psnr_other", None, "Chance level: the same reconstructions scored against a different test image.",
+               chance=True),
+        Metric("ssim", True, "SSIM of the reconstruction from a random x_T.", uncertainty="ssim_sem",
+               uncertainty_meaning=_sem),
+        Metric("mse", False, "MSE of the reconstruction from a random x_T, images in [0, 1].", uncertainty="mse_sem",
+               uncertainty_meaning=_sem),
+        Metric("rfid", False, "FID of the reconstructions against the originals."),
+        Metric("psnr_inferred", True, "PSNR decoding from the DDIM-inverted x_T (DiffAE, PDAE).",
+               uncertainty="psnr_sem_inferred", uncertainty_meaning=_sem),
+        Metric("psnr_other_inferred", None, "Chance level of psnr_inferred.", chance=True, shown=False),
+        Metric("ssim_inferred", True, "SSIM decoding from the inverted x_T.", uncertainty="ssim_sem_inferred",
+               uncertainty_meaning=_sem),
+        Metric("mse_inferred", False, "MSE decoding from the inverted x_T.", uncertainty="mse_sem_inferred",
+               uncertainty_meaning=_sem, shown=False),
+        Metric("rfid_inferred", False, "rFID decoding from the inverted x_T."),
+    )
+    artifacts = {"reconstructions_*.png": "top: test images; bottom: their reconstructions"}
 
     @staticmethod
     def cost(config: ReconConfig, info: ModelInfo, invert_steps=lambda purpose, steps: steps) -> TaskCost:

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 import torch
 
-from dmzbench.api import ImageData, ModelAdapter, ModelInfo, TaskContext, to_model_range
+from dmzbench.api import ImageData, Metric, ModelAdapter, ModelInfo, TaskContext, to_model_range
 from dmzbench.budget import TaskCost
 from dmzbench.config import at_most
 from dmzbench.images import in_batches, save_grid, to_uint8
 from dmzbench.metrics.features import check_space_name, resolve
 from dmzbench.metrics.frechet import GaussianStats, frechet_distance
-from dmzbench.metrics.image import mse, ssim, to_unit
+from dmzbench.metrics.image import mse, ssim, to_unit, with_standard_errors
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,16 @@ class Transfer:
     default_dataset = "edges2fashion"
     requires = frozenset({"reconstruct"})
     training_mode = "paired"
+    group = "Representation"
+    position = 3
+    metrics = (
+        Metric("fid", False, "FID of the translations against the real target test images."),
+        Metric("mse", False, "Mean squared error to the paired ground truth, images in [0, 1].", uncertainty="mse_sem",
+               uncertainty_meaning="standard error of the mean over images"),
+        Metric("ssim", True, "SSIM to the paired ground truth.", uncertainty="ssim_sem",
+               uncertainty_meaning="standard error of the mean over images"),
+    )
+    artifacts = {"translations.png": "rows: sources, translations, targets"}
 
     @staticmethod
     def cost(config: TransferConfig, info: ModelInfo, invert_steps=None) -> TaskCost:
@@ -62,8 +72,6 @@ class Transfer:
         ctx.details.update(space.describe(), n_images=len(sources), decode_steps=config.steps, x_T="random",
                            reference="paired test targets", seed=ctx.seed)
         save_grid(ctx.output_dir / "translations.png", torch.cat([sources[:16], out[:16], targets[:16]]), 16)
-        return {
-            "fid": frechet_distance(GaussianStats.of(space.extract(out)), GaussianStats.of(space.extract(targets))),
-            "mse": mse(a, b).mean().item(),
-            "ssim": ssim(a, b).mean().item(),
-        }
+        per_image = {"mse": mse(a, b), "ssim": ssim(a, b)}
+        fid = frechet_distance(GaussianStats.of(space.extract(out)), GaussianStats.of(space.extract(targets)))
+        return with_standard_errors({"fid": fid, **{k: v.mean().item() for k, v in per_image.items()}}, per_image)

@@ -66,3 +66,35 @@ def test_help_shows_example():
 def test_leaderboard_without_records_is_a_clear_error(tmp_path, capsys):
     assert cli("leaderboard", "--results", str(tmp_path / "none"), "--out", str(tmp_path / "lb")) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_ls_shows_task_options_metrics_and_suites_as_json(tmp_path):
+    import json
+    import os
+
+    env = dict(os.environ, DMZBENCH_HOME=str(tmp_path))
+    listing = run_proc("ls", "--json", env=env)
+    assert listing.returncode == 0, listing.stderr
+    data = json.loads(listing.stdout)
+    probe = next(t for t in data["tasks"] if t["name"] == "probe")
+    assert probe["options"]["protocol"] == "kfold5"
+    assert {"name": "accuracy", "direction": "higher"}.items() <= probe["metrics"][0].items()
+    assert {s["name"] for s in data["suites"]} >= {"ci", "small", "tiny"}
+    # the second ls reads the cache: it imports no model, task or torch (what made ls take seconds)
+    code = ("import sys, io, contextlib; from dmzbench.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    try: main(['ls'])\n"
+            "    except SystemExit: pass\n"
+            "print(sorted(m for m in ('torch', 'tasks.probe', 'baselines.dmz') if m in sys.modules))")
+    fast = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert fast.returncode == 0 and fast.stdout.strip() == "[]", fast.stdout + fast.stderr
+
+
+def test_train_piped_prints_valid_json_even_with_a_long_path(tmp_path):
+    import json
+    import os
+
+    home = tmp_path / ("a-long-folder-name-that-rich-used-to-wrap-at-eighty-columns" * 2)
+    done = run_proc("train", "--model", "pixels", "--device", "cpu", env=dict(os.environ, DMZBENCH_HOME=str(home)))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["checkpoint"].startswith(str(home))

@@ -1,5 +1,5 @@
-"""The committed CI leaderboard is what its committed records give, and it covers every built-in model and task
-(`.ci/run` regenerates both from a clean cache and checks them again)."""
+"""The committed CI leaderboard (and its claims page) is what its committed records give, and it covers every built-in
+model and task (`.ci/run` regenerates both from a clean cache and checks them again)."""
 
 from pathlib import Path
 
@@ -11,19 +11,19 @@ CI = Path(__file__).resolve().parent.parent / "leaderboards" / "ci"
 
 def test_committed_ci_leaderboard_matches_its_records():
     suite = suites.get("ci")
-    lb.check(CI / "results", CI, suites.page_title(suite), suite.note)
+    lb.check(CI / "results", CI, suites.page_title(suite), suite.note)  # also checks claims.md
 
 
 def test_committed_ci_leaderboard_has_every_model_and_task():
     board = lb.load(CI / "results")
-    runs = set(zip(board.runs.model, board.runs.task))
+    runs = {(r.model, r.task) for r in board.runs}
     suite = suites.get("ci")
     for model in suite.models:
         for task in suite.tasks:
             assert (model, task) in runs, f"no {task} record for {model} in {CI}"
     page = (CI / "leaderboard.md").read_text()
     assert "not a scientific comparison" in page and "dmzbench commit" in page.split("##")[0]
-    assert (CI / "index.html").exists() and (CI / "leaderboard.csv").exists()
+    assert (CI / "index.html").exists() and (CI / "leaderboard.csv").exists() and (CI / "claims.md").exists()
 
 
 def test_committed_small_run_list_is_what_the_records_give(capsys, monkeypatch):

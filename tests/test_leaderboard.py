@@ -1,25 +1,39 @@
-"""The leaderboard: tables by task group, best marks, feature-space headers, skipped cells, --check, and the static
-HTML page in headless Chromium (renders, shows every row, sorting reorders the rows)."""
+"""The leaderboard from synthetic records: one row per (model, preset), directions from the tasks' declarations,
+uncertainty-aware best marks (a tie inside the uncertainty marks both leaders), configs never ranked together (two N),
+init controls, skip footnotes, the suite banner kept in the records, old record names, --check, CSV/JSON, a plugin
+task, and the paper-claims verdicts."""
 
-import re
-import shutil
-import subprocess
+import json
+from pathlib import Path
 
 import pytest
 
+from dmzbench import board as board_module
+from dmzbench import claims, registry
 from dmzbench import leaderboard as lb
+from dmzbench.board_json import tables_json
 from dmzbench.errors import DmzbenchError
 from dmzbench.records import ResultRecord
 
+REPO = Path(__file__).resolve().parent.parent
 
-def _record(results, model, preset, task, metrics, seed=0, details=None):
+
+def _record(results, model, preset, task, metrics, seed=0, details=None, config=None, dataset="fashion-mnist",
+            suite=None):
     rec = ResultRecord(
-        model={"name": model, "preset": preset}, task={"name": task, "version": "1", "config": {},
-                                                       "details": details or {}},
-        dataset={"name": "fashion-mnist", "splits": {}}, seed=seed, metrics=metrics, timings={}, train={},
-        device="cpu (test)",
+        model={"name": model, "preset": preset},
+        task={"name": task, "version": "1", "config": config or {}, "details": details or {}},
+        dataset={"name": dataset, "splits": {}}, seed=seed, metrics=metrics, timings={}, train={},
+        device="cpu (test)", suite=suite, environment={},
     )
-    rec.write(results)
+    return rec.write(results)
+
+
+def _rows(page: str, section: str) -> list[list[str]]:
+    """The body rows of one section's table, as lists of cell texts."""
+    block = page.split(f"## {section}\n")[1].split("\n## ")[0]
+    lines = [ln for ln in block.splitlines() if ln.startswith("| ")][1:]
+    return [[c.strip() for c in ln.strip("|").split("|")] for ln in lines]
 
 
 @pytest.fixture
@@ -28,29 +42,90 @@ def results(tmp_path):
     space = {"features": "fmnist-featnet", "n_samples": 200}
     for seed, acc in ((0, 0.70), (1, 0.72)):
         _record(r, "dmz", "smoke", "probe", {"accuracy": acc, "accuracy_std": 0.01}, seed=seed)
-    _record(r, "dmz", "init", "probe", {"accuracy": 0.65, "accuracy_std": 0.01})
-    _record(r, "pixels", "identity", "probe", {"accuracy": 0.84, "accuracy_std": 0.0})
+    _record(r, "dmz", "init", "probe", {"accuracy": 0.95, "accuracy_std": 0.001})  # a control is never "best"
+    _record(r, "pixels", "identity", "probe", {"accuracy": 0.84, "accuracy_std": 0.001})
+    _record(r, "ddpm", "smoke", "probe", {}, details={"skipped": "ddpm cannot encode"})
     _record(r, "dmz", "smoke", "fid", {"fid_T10": 30.0, "fid_T100": 20.0}, details=space)
     _record(r, "ddpm", "smoke", "fid", {"fid_T10": 25.0, "fid_T100": 22.0}, details=space)
     _record(r, "pixels", "identity", "fid", {}, details={"skipped": "pixels cannot generate"})
     return r
 
 
-def test_tables_mark_best_by_direction_and_label_fid(results):
+def test_one_row_per_model_ranked_with_directions_and_controls(results):
     page = lb.markdown(lb.load(results))
-    assert "| dmz | smoke | fashion-mnist | 0.71 ± 0.014 |" in page  # mean ± std over two seeds
-    assert "| pixels | identity | fashion-mnist | **0.84** |" in page  # higher accuracy is better
-    assert "fid.fid_T10 [fmnist-featnet, N=200]" in page
-    assert "| ddpm | smoke | fashion-mnist | **25** | 22 |" in page and "| **20** |" in page  # lower FID is better
-    assert "skipped: pixels cannot generate" in page
-    assert page.index("fid_T10") < page.index("fid_T100")
+    rows = _rows(page, "Representation")
+    assert rows[0] == ["1", "pixels", "identity", "**0.84 ± 0.001**"]  # higher accuracy is better
+    assert rows[1] == ["2", "dmz", "smoke", "0.71 ± 0.014 (2 seeds)"]  # std over seeds replaces the fold std
+    assert rows[2] == ["ctrl", "dmz", "init (control)", "0.95 ± 0.001"]  # under its trained row, unranked, not bold
+    assert rows[3] == ["—", "ddpm", "smoke", "n/a¹"] and "- n/a¹ skipped: ddpm cannot encode" in page
+    assert "probe.accuracy ↑ [fashion-mnist]" in page
+    gen = _rows(page, "Generation (few-step FID)")
+    assert [r[1] for r in gen] == ["ddpm", "dmz", "pixels"]  # sorted by fid_T10, lower first; skipped last
+    assert gen[0][3:] == ["**25**", "22"] and gen[1][3:] == ["30", "**20**"]
+    assert "fid.fid_T10 ↓ [fashion-mnist, N=200] ‡" in page  # no uncertainty: best by value, margin untested
+    assert page.index("fid_T10") < page.index("fid_T100")  # ordered by T, not as text
 
 
-def test_a_chance_anchor_is_shown_but_never_marked_best(results):
-    _record(results, "dmz", "smoke", "recon", {"psnr": 9.0, "psnr_other": 8.5})
-    _record(results, "sdvae", "smoke", "recon", {"psnr": 18.0, "psnr_other": 9.5})
-    page = lb.markdown(lb.load(results))
-    assert "| dmz | smoke | fashion-mnist | 9 | 8.5 |" in page and "| sdvae | smoke | fashion-mnist | **18** | 9.5 |" in page
+def test_a_tie_inside_the_uncertainty_marks_both_leaders(tmp_path):
+    r = tmp_path / "r"
+    _record(r, "sdvae", "smoke", "probe", {"accuracy": 0.8288, "accuracy_std": 0.014})
+    _record(r, "dgae", "smoke", "probe", {"accuracy": 0.8282, "accuracy_std": 0.014})
+    _record(r, "dmz", "smoke", "probe", {"accuracy": 0.60, "accuracy_std": 0.01})
+    rows = _rows(lb.markdown(lb.load(r)), "Representation")
+    assert rows == [["1", "sdvae", "smoke", "**0.8288 ± 0.014**"], ["1", "dgae", "smoke", "**0.8282 ± 0.014**"],
+                    ["3", "dmz", "smoke", "0.6 ± 0.01"]]
+    # a clear margin marks the leader alone
+    _record(r, "dgae", "smoke", "probe", {"accuracy": 0.70, "accuracy_std": 0.014})
+    rows = _rows(lb.markdown(lb.load(r)), "Representation")
+    assert [row[0] for row in rows] == ["1", "2", "3"] and rows[1][3] == "0.7 ± 0.014"
+
+
+def test_records_with_two_n_values_are_never_ranked_together(tmp_path):
+    r = tmp_path / "r"
+    _record(r, "dmz", "smoke", "probe", {"accuracy": 0.90, "accuracy_std": 0.001}, config={"max_images": 500})
+    _record(r, "sdvae", "smoke", "probe", {"accuracy": 0.70, "accuracy_std": 0.001}, config={"max_images": 5000})
+    _record(r, "dgae", "smoke", "probe", {"accuracy": 0.80, "accuracy_std": 0.001}, config={"max_images": 5000})
+    page = lb.markdown(lb.load(r))
+    small, large = "probe.accuracy ↑ [fashion-mnist, max_images=500]", "probe.accuracy ↑ [fashion-mnist, max_images=5000]"
+    assert small in page and large in page
+    rows = {row[1]: row for row in _rows(page, "Representation")}
+    # header order: the config with more records first (5000), then 500
+    assert rows["dgae"][3:] == ["**0.8 ± 0.001**", "—"] and rows["sdvae"][3:] == ["0.7 ± 0.001", "—"]
+    assert rows["dmz"][3:] == ["—", "**0.9 ± 0.001**"]  # the best of its own column, not of the 5000 one
+
+
+def test_rerun_with_other_options_sits_beside_and_old_names_still_load(tmp_path):
+    r = tmp_path / "r"
+    a = _record(r, "dmz", "smoke", "probe", {"accuracy": 0.5}, config={"max_images": 500})
+    b = _record(r, "dmz", "smoke", "probe", {"accuracy": 0.6}, config={"max_images": 5000})
+    assert a != b and a.exists() and b.exists() and a.name.startswith("dmz-smoke-fashion-mnist-seed0-")
+    # a record under the old name (no config key) of the same run as ``a``: the newer of the two counts
+    old = json.loads(a.read_text())
+    old["metrics"]["accuracy"], old["created_at"] = 0.1, "2000-01-01T00:00:00+00:00"
+    for key in ("suite", "environment", "reproduce"):  # fields older records do not have
+        old.pop(key)
+    (r / "probe" / "dmz-smoke-fashion-mnist-seed0.json").write_text(json.dumps(old))
+    board = lb.load(r)
+    assert len(board.runs) == 2 and sorted(run.metrics["accuracy"] for run in board.runs) == [0.5, 0.6]
+
+
+def test_the_suite_banner_lives_in_the_records(tmp_path):
+    r = tmp_path / "r"
+    suite = {"name": "ci", "note": "CI pipeline check, not a scientific comparison."}
+    _record(r, "dmz", "smoke", "probe", {"accuracy": 0.5}, suite=suite)
+    page = lb.markdown(lb.load(r))
+    assert page.startswith("# dmzbench leaderboard: ci suite\n") and "not a scientific comparison" in page
+    out = tmp_path / "page"
+    lb.write(r, out)
+    lb.check(r, out)  # no --suite needed: the records carry it
+
+
+def test_chance_anchor_is_shown_unranked(tmp_path):
+    r = tmp_path / "r"
+    _record(r, "dmz", "smoke", "recon", {"psnr": 9.0, "psnr_other": 8.5})
+    _record(r, "sdvae", "smoke", "recon", {"psnr": 18.0, "psnr_other": 9.5})
+    rows = _rows(lb.markdown(lb.load(r)), "Reconstruction")
+    assert rows[0][1:5] == ["sdvae", "smoke", "**18**", "9.5"] and rows[1][1:5] == ["dmz", "smoke", "9", "8.5"]
 
 
 def test_check_detects_a_stale_page(results, tmp_path):
@@ -62,44 +137,106 @@ def test_check_detects_a_stale_page(results, tmp_path):
         lb.check(results, out)
 
 
-def test_outputs_exist(results, tmp_path):
+def test_outputs_csv_and_json(results, tmp_path):
     names = {p.name for p in lb.write(results, tmp_path / "board")}
-    assert {"leaderboard.md", "leaderboard.csv", "fid_vs_steps.png", "representation.png", "index.html"} <= names
-    csv = (tmp_path / "board" / "leaderboard.csv").read_text()
-    assert "fmnist-featnet" in csv.splitlines()[-1] or "fmnist-featnet" in csv
+    assert {"leaderboard.md", "leaderboard.csv", "index.html", "fid_vs_t.png", "fid_vs_t.svg",
+            "representation.png", "representation.svg"} <= names
+    lines = (tmp_path / "board" / "leaderboard.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    pixels = next(dict(zip(header, ln.split(","))) for ln in lines if ",accuracy," in ln and ",pixels," in ln)
+    assert pixels["direction"] == "higher" and pixels["best"] == "True" and pixels["rank"] == "1"
+    assert float(pixels["uncertainty"]) == 0.001 and pixels["uncertainty_kind"] == "task"
+    data = tables_json(lb.load(results))
+    fid = next(t for t in data["tables"] if t["section"].startswith("Generation"))
+    assert [c["direction"] for c in fid["columns"]] == ["lower", "lower"]
+    assert all(not c["margin_tested"] for c in fid["columns"])
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+@pytest.fixture
+def knn_task():
+    """The plugin task of examples/dmzbench-pca, registered as ``--import`` does, and unregistered afterwards."""
+    found = registry.import_file(str(REPO / "examples" / "dmzbench-pca" / "dmzbench_knn.py"))
+    yield found
+    registry._local["task"].pop("knn", None)
 
 
-def _dom(page, fragment=""):
-    out = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={page.parent / 'chrome-profile'}", "--dump-dom", page.as_uri() + fragment],
-        capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    return out.stdout
+def test_a_plugin_task_reaches_the_page_with_its_declared_directions(knn_task, tmp_path):
+    assert knn_task == ["task knn"]
+    r = tmp_path / "r"
+    _record(r, "pca", "default", "knn", {"neighbour_agreement": 0.8, "neighbour_agreement_se": 0.01,
+                                         "neighbour_distance": 0.3})
+    _record(r, "pixels", "identity", "knn", {"neighbour_agreement": 0.7, "neighbour_agreement_se": 0.01,
+                                             "neighbour_distance": 0.2})
+    page = lb.markdown(lb.load(r))
+    assert "## Neighbourhoods (plugin task)" in page
+    assert "knn.neighbour_agreement ↑" in page and "knn.neighbour_distance ↓ [fashion-mnist] ‡" in page
+    rows = _rows(page, "Neighbourhoods (plugin task)")
+    assert rows[0] == ["1", "pca", "default", "**0.8 ± 0.01**", "0.3"]  # higher agreement wins ...
+    assert rows[1] == ["2", "pixels", "identity", "0.7 ± 0.01", "**0.2**"]  # ... lower distance wins
 
 
-def _first_column(dom, table_index):
-    tables = re.findall(r"<table class=\"board\".*?</table>", dom, flags=re.S)
-    return [re.findall(r"<td>(.*?)</td>", row)[0] for row in re.findall(r"<tr>(<td>.*?)</tr>", tables[table_index])]
+def test_a_task_that_is_not_installed_still_shows_unranked(tmp_path):
+    r = tmp_path / "r"
+    _record(r, "dmz", "smoke", "mystery", {"score": 3.0})
+    _record(r, "sdvae", "smoke", "mystery", {"score": 5.0})
+    rows = _rows(lb.markdown(lb.load(r)), "mystery")
+    assert {row[3] for row in rows} == {"3", "5"} and {row[0] for row in rows} == {"—"}  # no direction: no bold
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
-def test_html_page_in_headless_chromium(results, tmp_path):
-    out = tmp_path / "board"
-    lb.write(results, out)
-    page = out / "index.html"
-    dom = _dom(page)
-    for model in ("dmz", "pixels", "ddpm"):
-        assert f"<td>{model}</td>" in dom
-    before = _first_column(dom, 0)
-    assert before == sorted(before)  # rows come sorted by model
-    # sort table 0 by its accuracy column (index 3), descending: pixels (0.84) first
-    after = _first_column(_dom(page, "#sort=0:3:-1"), 0)
-    assert after[0] == "pixels" and after != before and sorted(after) == sorted(before)
+def _claim(**kw):
+    base = dict(id="c", source="paper", claim="dmz beats diffae", task="probe", metric="accuracy", better="dmz",
+                than=("diffae",))
+    return claims.Claim(**{**base, **kw})
+
+
+@pytest.mark.parametrize("dmz, diffae, expected", [
+    ((0.90, 0.01), (0.80, 0.01), claims.HOLDS),
+    ((0.70, 0.01), (0.80, 0.01), claims.FAILS),
+    ((0.81, 0.02), (0.80, 0.02), claims.TIE),
+    ((0.81, 0.02), None, claims.MISSING),
+])
+def test_claim_verdicts(tmp_path, dmz, diffae, expected):
+    r = tmp_path / "r"
+    _record(r, "dmz", "smoke", "probe", {"accuracy": dmz[0], "accuracy_std": dmz[1]})
+    if diffae:
+        _record(r, "diffae", "smoke", "probe", {"accuracy": diffae[0], "accuracy_std": diffae[1]})
+    else:
+        _record(r, "diffae", "smoke", "probe", {}, details={"skipped": "diffae cannot encode"})
+    verdict, evidence = claims.verdict(lb.load(r), _claim())
+    assert verdict == expected
+    if expected == claims.MISSING:
+        assert "diffae on probe.accuracy (skipped: diffae cannot encode)" in evidence[0]
+    if expected == claims.TIE:  # "at least as good" counts a tie as holding
+        assert claims.verdict(lb.load(r), _claim(at_least=True))[0] == claims.HOLDS
+
+
+def test_claims_page_is_written_and_checked_from_the_claims_file(results, tmp_path):
+    data = tmp_path / "claims.toml"
+    data.write_text('[[claim]]\nid = "x"\nsource = "DMZ"\nclaim = "dmz beats ddpm at T = 10"\ntask = "fid"\n'
+                    'metric = "fid_T10"\nbetter = "dmz"\nthan = ["ddpm"]\n')
+    out = tmp_path / "page"
+    lb.write(results, out)  # claims.toml beside the page folder is found
+    text = (out / "claims.md").read_text()
+    assert "| dmz beats ddpm at T = 10 | DMZ | fid.fid_T10 | **does not hold** | dmz 30 vs ddpm 25" in text
+    lb.check(results, out)
+    (out / "claims.md").write_text(text.replace("does not hold", "holds"))
+    with pytest.raises(DmzbenchError, match="claims.md no longer matches"):
+        lb.check(results, out)
+
+
+def test_committed_claims_file_names_only_registered_tasks():
+    for c in claims.load(REPO / "leaderboards" / "claims.toml"):
+        spec = board_module.declaration(c.task).spec(c.metric)
+        assert spec is not None and spec.higher_is_better is not None and spec.shown, c.id
+
+
+def test_docs_explain_every_declared_metric():
+    text = (REPO / "docs" / "metrics.md").read_text()
+    for task in registry.names("task"):
+        for metric in board_module.declaration(task).metrics:
+            if metric.shown:
+                documented = metric.name.replace("*", "<T>")  # a family (fid_T*) is documented as fid_T<T>
+                assert f"`{documented}`" in text, (task, metric.name)
 
 
 @pytest.mark.skipif(not __import__("tests.conftest").conftest.REAL_FASHION, reason="needs Fashion-MNIST")
@@ -111,22 +248,24 @@ def test_tiny_suite_runs_every_task_and_builds_the_page(tmp_path, capsys):
               str(tmp_path / "page"), "--device", "cpu"])
     except SystemExit as exc:
         assert exc.code in (0, None), capsys.readouterr().err
-    records = list((tmp_path / "r").rglob("*.json"))
-    assert len([r for r in records if "artifacts" not in r.parts]) == 12  # 2 models x 6 tasks
+    records = [r for r in (tmp_path / "r").rglob("*.json") if "artifacts" not in r.parts]
+    assert len(records) == 12  # 2 models x 6 tasks
+    first = json.loads(records[0].read_text())
+    assert first["suite"]["name"] == "tiny" and first["reproduce"].startswith("dmzbench run --model ")
+    assert len(first["dataset"]["content_sha256"]) == 64 and first["environment"]["python"]
     page = (tmp_path / "page" / "leaderboard.md").read_text()
     assert "skipped: pixels cannot generate" in page and "| dmz | init |" in page
     assert "Machinery test" in page
     assert "Produced from 12 result records by dmzbench commit" in page.split("##")[0]  # provenance in the header
 
-    def check() -> int:
-        try:
-            main(["leaderboard", "--suite", "tiny", "--results", str(tmp_path / "r"), "--out", str(tmp_path / "page"),
-                  "--check"])
+    def check(*extra) -> int:
+        try:  # no --suite: the banner comes from the records
+            main(["leaderboard", "--results", str(tmp_path / "r"), "--out", str(tmp_path / "page"), "--check", *extra])
         except SystemExit as exc:
             return exc.code or 0
         return 0
 
     assert check() == 0
-    record = next(r for r in records if "artifacts" not in r.parts and "probe" in r.parts)
+    record = next(r for r in records if "probe" in r.parts)
     record.write_text(record.read_text().replace('"accuracy": 0.', '"accuracy": 0.0'))
     assert check() != 0 and "no longer matches" in capsys.readouterr().err

@@ -99,13 +99,16 @@ def test_auroc_matches_mann_whitney():
     rng = np.random.default_rng(0)
     attrs = rng.integers(0, 2, (200, 2))
     x = rng.normal(size=(200, 4)) + attrs @ rng.normal(size=(2, 4))
-    ours, skipped = attribute_aurocs(x, attrs)
+    ours, skipped, fold_std = attribute_aurocs(x, attrs)
     assert skipped == 0
+    table = []
     for a in range(2):
         per_fold = []
+        table.append(per_fold)
         for tr, te in KFold(5, shuffle=True, random_state=0).split(x):
             p = probe_classifier(100).fit(x[tr], attrs[tr, a]).predict_proba(x[te])[:, 1]
             y = attrs[te, a]
             u = mannwhitneyu(p[y == 1], p[y == 0]).statistic
             per_fold.append(u / ((y == 1).sum() * (y == 0).sum()))
         assert ours[a] == pytest.approx(np.mean(per_fold), abs=1e-12)
+    assert fold_std == pytest.approx(np.std(np.mean(table, axis=0)), abs=1e-12) and fold_std > 0

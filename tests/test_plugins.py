@@ -42,3 +42,20 @@ def test_plugin_is_scored_by_the_probe(installed_pca, tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     record = json.loads(run.stdout)
     assert record["model"]["source"] == "dmzbench-pca" and 0.6 < record["metrics"]["accuracy"] < 0.9
+
+
+@pytest.mark.skipif(not REAL_FASHION, reason="Debian package dataset-fashion-mnist not installed")
+def test_plugin_task_runs_and_reaches_the_page_with_its_directions(installed_pca, tmp_path):
+    listing = _dmzbench(installed_pca, tmp_path, "ls", "tasks")
+    assert listing.returncode == 0 and "knn" in listing.stdout and "neighbour_agreement ↑" in listing.stdout
+    results = tmp_path / "results"
+    for model in ("pca", "pixels"):
+        run = _dmzbench(installed_pca, tmp_path, "run", "--model", model, "--task", "knn", "-o", "n_train=2000",
+                        "-o", "n_test=300", "--results", str(results))
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert 0.5 < json.loads(run.stdout)["metrics"]["neighbour_agreement"] <= 1.0  # piped: JSON on stdout
+    page = _dmzbench(installed_pca, tmp_path, "leaderboard", "--results", str(results), "--out", str(tmp_path / "page"))
+    assert page.returncode == 0, page.stderr[-2000:]
+    text = (tmp_path / "page" / "leaderboard.md").read_text()
+    assert "## Neighbourhoods (plugin task)" in text
+    assert "knn.neighbour_agreement ↑ [fashion-mnist, N=300]" in text and "knn.neighbour_distance ↓" in text

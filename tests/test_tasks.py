@@ -1,6 +1,7 @@
 """Every task end to end on the untrained DMZ (``init``) with tiny settings: records, ranges, artefacts, skips."""
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -22,7 +23,8 @@ def run(task, tmp_path, model="dmz", **kw):
 def test_auroc_on_shapes(tmp_path):
     rec = run("auroc", tmp_path, dataset="shapes", overrides=["max_images=300"])
     assert 0.5 <= rec.metrics["auroc_mean"] <= 1.0
-    assert len([k for k in rec.metrics if k.startswith("auroc_") and k != "auroc_mean"]) == 8
+    assert len([k for k in rec.metrics if k.startswith("auroc_") and k not in ("auroc_mean", "auroc_mean_std")]) == 8
+    assert 0 < rec.metrics["auroc_mean_std"] < 0.5  # the std over folds, the page's uncertainty
 
 
 def test_fid_records_its_feature_space_and_protocol(tmp_path):
@@ -31,7 +33,8 @@ def test_fid_records_its_feature_space_and_protocol(tmp_path):
     d = rec.task["details"]
     assert d["features"] == "fmnist-featnet" and len(d["features_sha256"]) == 64
     assert d["n_samples"] == 16 and d["reference"] == "train" and d["n_reference"] == 500 and d["x_T"] == "random"
-    assert (tmp_path / "fid" / "artifacts" / "dmz-init-fashion-mnist-seed0" / "samples_T2.png").exists()
+    stem = Path(rec.filename()).stem  # the artifacts sit under the record's own name (config key included)
+    assert stem.startswith("dmz-init-fashion-mnist-seed0-") and (tmp_path / "fid" / "artifacts" / stem / "samples_T2.png").exists()
 
 
 def test_recon_and_interp(tmp_path):
@@ -43,7 +46,7 @@ def test_recon_and_interp(tmp_path):
 
 def test_transfer_trains_in_paired_mode_keyed_separately(tmp_path):
     rec = run("transfer", tmp_path, overrides=["n_images=8", "steps=2"])
-    assert rec.task["mode"] == "paired" and {"fid", "mse", "ssim"} == set(rec.metrics)
+    assert rec.task["mode"] == "paired" and {"fid", "mse", "ssim", "mse_sem", "ssim_sem"} == set(rec.metrics)
     assert runs.checkpoint_path("dmz", "init", "edges2fashion", 0, "paired").exists()
     with pytest.raises(UsageError, match="paired data set"):
         run("transfer", tmp_path, dataset="fashion-mnist")

@@ -43,3 +43,24 @@ def ssim(a: Tensor, b: Tensor, data_range: float = 1.0) -> Tensor:
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
     return s.flatten(1).mean(1).float()
+
+
+def standard_error(per_item: Tensor) -> float:
+    """Standard error of the mean of per-image values (std with ddof=1 over sqrt(n)): the uncertainty a task reports
+    beside a mean over images, where a bootstrap of the mean would give the same number at many times the cost."""
+    values = per_item.double().flatten()
+    values = values[torch.isfinite(values)]
+    if len(values) < 2:
+        return float("nan")
+    return (values.std(unbiased=True) / len(values) ** 0.5).item()
+
+
+def with_standard_errors(means: dict[str, float], per_item: dict[str, Tensor]) -> dict[str, float]:
+    """``means`` plus ``<name>_sem`` for each per-item tensor whose standard error is defined (two or more finite
+    values); an undefined one is left out rather than written as NaN, so the page shows no ± for it."""
+    out = dict(means)
+    for name, values in per_item.items():
+        sem = standard_error(values)
+        if sem == sem:  # not NaN
+            out[f"{name}_sem"] = sem
+    return out
