@@ -8,7 +8,7 @@
 # Prepare .sprint/ first with scripts/prepare_gpu_sprint.sh; bring the results home with scripts/unpack_gpu_sprint.sh.
 # Environment: SPRINT_DEADLINE_S (default 500: the whole script, inside the tool's 600 s per command),
 # OUT (default: a new temporary folder), SPRINT_DIR (default .sprint), SPRINT_MODELS (a comma-separated subset of the
-# suite's models; the dry run uses dmz,sdvae).
+# suite's models; the dry run uses dmz,pixels).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 T0=$(date +%s)
@@ -37,7 +37,7 @@ python3 -c "import diffusers, torch_fidelity, dmzbench, torch; print('torch', to
 
 if [ "$DRY" = 1 ]; then
   DEVICE=cpu; SUITE=${SPRINT_SUITE:-tiny}; CHECK="--device cpu --tiny --models dmz,sdvae"
-  SPRINT_MODELS=${SPRINT_MODELS:-dmz,sdvae}
+  SPRINT_MODELS=${SPRINT_MODELS:-dmz,pixels}
 else
   DEVICE=cuda; SUITE=${SPRINT_SUITE:-small}; CHECK="--device cuda"
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
@@ -68,6 +68,6 @@ echo "packed $(tar -tzf "$OUT/records.tar.gz" | grep -c '\.json$') record file(s
 echo "gpu_sprint: done in $(( $(date +%s) - T0 )) s"
 # A dry run is CI's check that a lend cannot fail for a reason a CPU could catch: every step must have worked.
 if [ "$DRY" = 1 ]; then
-  [ "$suite_rc" = 0 ] && [ -s "$OUT/gpu_check.json" ] && tar -tzf "$OUT/records.tar.gz" | grep -q '\.json$' \
+  [ "$suite_rc" = 0 ] && [ -s "$OUT/gpu_check.json" ] && [ "$(tar -tzf "$OUT/records.tar.gz" | grep -c '\.json$')" -gt 0 ] \
     || { echo "error: the dry run did not complete every step (suite exit $suite_rc)"; exit 1; }
 fi

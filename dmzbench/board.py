@@ -336,7 +336,7 @@ def page_banner(board: Board, title: str | None, note: str | None) -> tuple[str,
     recorded = {json.dumps(r.record.get("suite"), sort_keys=True) for r in board.runs}
     suite = json.loads(recorded.pop()) if len(recorded) == 1 else None
     if title is None:
-        title = suites.page_title(suites.Suite(suite["name"], ())) if suite else DEFAULT_TITLE
+        title = suites.page_title(suite["name"]) if suite else DEFAULT_TITLE
     if note is None:
         note = suite.get("note", "") if suite else ""
     return title, note

@@ -104,8 +104,8 @@ def get(name: str) -> Suite:
     return SUITES[name]
 
 
-def page_title(suite: Suite) -> str:
-    return f"dmzbench leaderboard: {suite.name} suite"
+def page_title(suite: Suite | str) -> str:
+    return f"dmzbench leaderboard: {suite if isinstance(suite, str) else suite.name} suite"
 
 
 def _subset(kind: str, asked: list[str] | None, allowed: tuple[str, ...]) -> tuple[str, ...]:
