@@ -122,6 +122,8 @@ class ModelAdapter(Protocol):
     # Optional, announced by ``info.can_interpolate``:
     #   interpolate(a, b, *, frames, steps, seed) -> (frames, C, H, W): a path from image a to image b (each (C, H, W))
     #   through the latent, the model's natural way, every frame decoded with the same noise (``seed``).
+    # Optional, found by name: encode_sample(x, *, generator) -> (B, D'): one draw from the encoder's posterior in the
+    #   form the family's official evaluation saves it (DMZ: soft Gumbel-softmax pairs); probe/auroc ``dmz-official``.
 
 
 # --------------------------------------------------------------------------------------------------------------- family

@@ -47,8 +47,9 @@ def load(results: Path) -> Board:
     for path in sorted(p for p in results.rglob("*.json") if "artifacts" not in p.parts):
         rec = read_record(path)
         details = rec["task"].get("details", {})
+        variant = rec["task"].get("variant")  # a non-default protocol is its own task column, never ranked with the default
         key = {"model": rec["model"]["name"], "preset": rec["model"]["preset"], "dataset": rec["dataset"]["name"],
-               "seed": rec["seed"], "task": rec["task"]["name"]}
+               "seed": rec["seed"], "task": f"{rec['task']['name']}[{variant}]" if variant else rec["task"]["name"]}
         n = details.get("n_samples") or details.get("n_images") or details.get("n_pairs")
         runs.append({**key, "commit": (rec.get("dmzbench") or {}).get("commit"), "device": rec.get("device"),
                      "skipped": details.get("skipped"), "features": details.get("features"), "n": n,
@@ -89,9 +90,12 @@ def group_tables(board: Board) -> dict[str, pd.DataFrame]:
     """Group -> table of display strings (rows: model/preset/dataset), best cells marked with **bold**."""
     s = stats(board)
     tables = {}
+    present_tasks = sorted(set(board.runs.task))
     for group, tasks in GROUPS.items():
         cols = {}
         row_keys = set()
+        tasks = [(t, metrics) for base, metrics in tasks for t in [base] + [p for p in present_tasks
+                                                                            if p.startswith(f"{base}[")]]
         for task, metrics in tasks:
             for metric in _columns(board, task, metrics):
                 part = s[(s.task == task) & (s.metric == metric)]

@@ -39,7 +39,8 @@ class ResultRecord:
 
     def filename(self) -> str:
         m, t = self.model, self.task
-        return f"{t['name']}/{m['name']}-{m['preset']}-{self.dataset['name']}-seed{self.seed}.json"
+        variant = f"+{t['variant']}" if t.get("variant") else ""  # a non-default protocol never overwrites the default's
+        return f"{t['name']}/{m['name']}-{m['preset']}-{self.dataset['name']}-seed{self.seed}{variant}.json"
 
     def write(self, results_dir: Path) -> Path:
         return write_json(Path(results_dir) / self.filename(), self.to_dict())

@@ -207,6 +207,13 @@ def feature_cache(loaded: LoadedModel, images: ImageData, device: torch.device):
     return get
 
 
+def protocol_variant(config: Any) -> str:
+    """The protocol a task config asks for when it is not the task's default, else "": it keys the record (and the
+    leaderboard column) apart, so numbers of two protocols never share a file or a ranking."""
+    field = next((f for f in dataclasses.fields(config) if f.name == "protocol"), None)
+    return "" if field is None or config.protocol == field.default else str(config.protocol)
+
+
 def run_task(
     model: str,
     task: str,
@@ -256,7 +263,8 @@ def run_task(
     if not distributed.is_main():  # under torchrun the other ranks only helped train
         return None
 
-    out_dir = Path(results_dir) / task / "artifacts" / f"{model}-{preset}-{dataset}-seed{seed}"
+    variant = protocol_variant(config)
+    out_dir = Path(results_dir) / task / "artifacts" / f"{model}-{preset}-{dataset}-seed{seed}{'+' + variant if variant else ''}"
     ctx = TaskContext(device=device, seed=seed, output_dir=out_dir,
                       cached_features=feature_cache(loaded, images, device) if loaded else _no_features,
                       log=lambda msg: console.print(msg))
@@ -272,7 +280,7 @@ def run_task(
                "source": registry.source("model", model), "info": dataclasses.asdict(info),
                "dependencies": loaded.dependencies if loaded else {}},
         task={"name": task, "version": task_cls.version, "config": dataclasses.asdict(config), "mode": mode,
-              "details": ctx.details},
+              "variant": variant, "details": ctx.details},
         dataset={"name": dataset, "splits": images.split_sizes, "source": images.source},
         seed=seed,
         metrics={k: float(v) for k, v in metrics.items()},
