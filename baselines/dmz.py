@@ -176,6 +176,11 @@ class DMZAdapter:
         return self.decode(one_hot_pairs(bits), steps, generator)
 
     @torch.no_grad()
+    def decode_latent(self, z: Tensor, *, steps: int, generator: torch.Generator | None = None) -> Tensor:
+        """(B, d) bit probabilities (``encode``'s form) thresholded at 0.5, as bridge_eval.py does, then decoded."""
+        return self.decode(one_hot_pairs((z > 0.5).float()), steps, generator)
+
+    @torch.no_grad()
     def generate(self, n: int, *, steps: int, generator: torch.Generator | None = None) -> Tensor:
         bits = torch.bernoulli(torch.full((n, self.model.cfg["bits"]), 0.5), generator=generator)
         return self.decode(one_hot_pairs(bits), steps, generator)
