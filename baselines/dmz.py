@@ -41,6 +41,7 @@ from diffusers import UNet2DConditionModel
 from torch import Tensor, nn
 
 from dmzbench.augment import maybe_flipped
+from baselines.diffae import check_image_size
 from dmzbench.api import Baseline, DataSpec, ModelInfo, TrainStage
 from dmzbench.diffusion import GaussianDiffusion, named_betas
 from dmzbench.diffusion.sampling import ancestral_sample
@@ -72,16 +73,31 @@ class BernoulliEncoder(nn.Module):
     def bit_probabilities(self, x: Tensor) -> Tensor:
         return self.logits(x).float().softmax(-1)[..., 1]
 
+    def soft_sample(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
+        """One soft Gumbel-softmax sample of the pairs, flattened to (B, 2d): the ``hidden`` tensor the official
+        ``ddpm_eval.py`` saves as the latent; the Gumbel noise comes from ``generator`` (CPU) so runs repeat."""
+        logits = self.logits(x).float()
+        u = torch.rand(logits.shape, generator=generator).clamp(1e-20, 1.0).to(logits.device)
+        gumbel = -torch.log((-torch.log(u)).clamp_min(1e-20))
+        return ((logits + gumbel) / self.tau).softmax(-1).flatten(1)
+
 
 def one_hot_pairs(bits: Tensor) -> Tensor:
     """(B, d) of 0/1 -> (B, 2d) one-hot pairs [1-b, b], the code the UNet was trained on."""
     return torch.stack([1 - bits, bits], dim=-1).flatten(1)
 
 
+def down_block_types(cfg: dict[str, Any]) -> list[str]:
+    """Per level: cross-attention to z (which includes self-attention), self-attention only, or none, as the official
+    ``create_model`` derives them from ``is_attention`` and ``is_cross_attention`` (``--one_cross_attention``)."""
+    cross, attn = cfg["cross_attention_levels"], cfg.get("attention_levels", ())
+    return ["CrossAttnDownBlock2D" if i in cross else "AttnDownBlock2D" if i in attn else "DownBlock2D"
+            for i in range(len(cfg["channel_mult"]))]
+
+
 def build_unet(cfg: dict[str, Any], spec: DataSpec) -> UNet2DConditionModel:
     widths = [cfg["channels"] * m for m in cfg["channel_mult"]]
-    attn = cfg["cross_attention_levels"]
-    down = ["CrossAttnDownBlock2D" if i in attn else "DownBlock2D" for i in range(len(widths))]
+    down = down_block_types(cfg)
     return UNet2DConditionModel(
         sample_size=spec.image_size,
         in_channels=spec.channels,
@@ -150,10 +166,20 @@ class DMZAdapter:
         )
 
     @torch.no_grad()
+    def encode_sample(self, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
+        """(B, 2d) soft Gumbel-softmax one-hot pairs: the latent form of the official evaluation (dmz-official)."""
+        return self.model.encoder.soft_sample(x.to(self.device), generator)
+
+    @torch.no_grad()
     def reconstruct(self, x: Tensor, *, steps: int, generator: torch.Generator | None = None) -> Tensor:
         p = self.encode(x).cpu()
         bits = torch.bernoulli(p, generator=generator)
         return self.decode(one_hot_pairs(bits), steps, generator)
+
+    @torch.no_grad()
+    def decode_latent(self, z: Tensor, *, steps: int, generator: torch.Generator | None = None) -> Tensor:
+        """(B, d) bit probabilities (``encode``'s form) thresholded at 0.5, as bridge_eval.py does, then decoded."""
+        return self.decode(one_hot_pairs((z > 0.5).float()), steps, generator)
 
     @torch.no_grad()
     def generate(self, n: int, *, steps: int, generator: torch.Generator | None = None) -> Tensor:
@@ -177,14 +203,26 @@ class DMZAdapter:
 
 
 _PAPER = dict(  # official 32 px configuration (CIFAR-10): 68.6M UNet parameters
-    bits=16, encoder_widths=None, channels=128, channel_mult=(1, 2, 2, 2), layers_per_block=3,
+    image_size=32, bits=16, encoder_widths=None, channels=128, channel_mult=(1, 2, 2, 2), layers_per_block=3,
     cross_attention_levels=(1, 2), heads=32, dropout=0.3, input_perturbation=0.15,
     steps=500_000, batch_size=128, lr=1e-4, ema=0.9999, flip=True,
 )
 _SMOKE = dict(
-    _PAPER, channels=32, channel_mult=(1, 2, 2), layers_per_block=1, cross_attention_levels=(1, 2), heads=4,
+    _PAPER, image_size=None, channels=32, channel_mult=(1, 2, 2), layers_per_block=1, cross_attention_levels=(1, 2), heads=4,
     dropout=0.0, steps=300, batch_size=32, lr=1e-3, ema=0.995,
 )
+
+# Official 64 px configuration (README "CelebA-64"; create_model at image_size 64): widths 192 x (1,2,3,4), attention at
+# levels 1-3 (32, 16 and 8 px), all of them cross-attending to z, attention_head_dim 64, d = 64, dropout 0.1,
+# perturbation 0.1; trained with batch 128 on each of 2 GPUs.
+_CELEBA64 = dict(
+    _PAPER, image_size=64, bits=64, channels=192, channel_mult=(1, 2, 3, 4), cross_attention_levels=(1, 2, 3),
+    heads=64, dropout=0.1, input_perturbation=0.1, batch_size=256,
+)
+# Edges-64 / Handbags-64 (README; ``--one_cross_attention 2``): d = 256; only level 2 (16 px) cross-attends to z, levels
+# 1 and 3 keep self-attention. The paper trains one such model per domain and bridges their codes (transfer protocol
+# ``bridge``).
+_EDGES2HANDBAGS = dict(_CELEBA64, bits=256, cross_attention_levels=(2,), attention_levels=(1, 3))
 
 
 class DMZ(Baseline):
@@ -193,13 +231,17 @@ class DMZ(Baseline):
     presets = {
         "init": dict(_SMOKE, steps=0),
         "smoke": _SMOKE,
-        "small": dict(_PAPER, channels=64, channel_mult=(1, 2, 2), layers_per_block=2, heads=4, dropout=0.1,
+        "small": dict(_PAPER, image_size=None, channels=64, channel_mult=(1, 2, 2), layers_per_block=2, heads=4, dropout=0.1,
                       steps=1500, batch_size=128, lr=2e-4, ema=0.999),
         "cifar10-paper": _PAPER,
+        "celeba64-paper": _CELEBA64,
+        "edges2handbags-paper": _EDGES2HANDBAGS,
     }
 
     def build(self, preset: str, spec: DataSpec) -> DMZModel:
-        return DMZModel(self.preset_config(preset), spec)
+        cfg = self.preset_config(preset)
+        check_image_size(cfg, spec, preset)
+        return DMZModel(cfg, spec)
 
     def stages(self, model: DMZModel, preset: str, spec: DataSpec) -> list[TrainStage]:
         cfg = self.preset_config(preset)

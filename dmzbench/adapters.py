@@ -71,6 +71,11 @@ class SemanticLatentAdapter(_Base):
         return official if official is not None else decode_steps
 
     @torch.no_grad()
+    def decode_latent(self, z: Tensor, *, steps: int, generator: torch.Generator | None = None) -> Tensor:
+        """``encode``'s z back to images from a random x_T (the ``decode`` capability)."""
+        return self.decode(z.to(self.device), steps, generator=generator)
+
+    @torch.no_grad()
     def reconstruct(self, x: Tensor, *, steps: int, generator: torch.Generator | None = None,
                     x_T: Literal["random", "inferred"] = "random", invert_steps: int | None = None) -> Tensor:
         x = x.to(self.device)
@@ -111,6 +116,11 @@ class SpatialLatentAdapter(_Base):
     @torch.no_grad()
     def encode(self, x: Tensor) -> Tensor:
         return self.posterior_mean(x.to(self.device)).flatten(1).float()
+
+    @torch.no_grad()
+    def decode_latent(self, z: Tensor, *, steps: int, generator: torch.Generator | None = None) -> Tensor:
+        """``encode``'s flattened posterior mean back to images (the ``decode`` capability)."""
+        return self.decode(z.to(self.device).view(len(z), *self.info.latent_shape), steps, generator).clamp(-1, 1)
 
     @torch.no_grad()
     def reconstruct(self, x: Tensor, *, steps: int, generator: torch.Generator | None = None) -> Tensor:

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 LatentKind = Literal["binary", "continuous", "none"]
+SOURCE_DOMAIN = "source-domain"  # training mode of a model of a paired data set's source images alone (ImageData.source_domain)
 
 
 class CapabilityMissing(NotImplementedError):
@@ -64,6 +65,16 @@ class ImageData:
     @property
     def paired(self) -> bool:
         return self.train_sources is not None
+
+    def source_domain(self) -> ImageData:
+        """A paired set's source images as a data set of their own (same labels, no pairing): what a model of the
+        source domain trains on in the ``bridge`` transfer protocol."""
+        if not self.paired:
+            raise ValueError(f"{self.spec.name} is not paired: it has no source domain")
+        spec = DataSpec(f"{self.spec.name}:sources", self.spec.image_size, int(self.train_sources.shape[1]),
+                        self.spec.num_classes)
+        return ImageData(spec, self.train_sources, self.train_labels, self.test_sources, self.test_labels,
+                         source=f"{self.source} (source domain)")
 
     @property
     def split_sizes(self) -> dict[str, int]:
@@ -123,6 +134,21 @@ class ModelAdapter(Protocol):
     # Optional, announced by ``info.can_interpolate``:
     #   interpolate(a, b, *, frames, steps, seed) -> (frames, C, H, W): a path from image a to image b (each (C, H, W))
     #   through the latent, the model's natural way, every frame decoded with the same noise (``seed``).
+    # Optional, found by name: encode_sample(x, *, generator) -> (B, D'): one draw from the encoder's posterior in the
+    #   form the family's official evaluation saves it (DMZ: soft Gumbel-softmax pairs); probe/auroc ``dmz-official``.
+    # Optional, found by name (capability "decode"): decode_latent(z, *, steps, generator) -> images: (B, D) features in
+    #   the form ``encode`` returns (a binary latent's bit probabilities are thresholded at 0.5) decoded to images;
+    #   the transfer task's ``bridge`` protocol maps one model's codes to another's and decodes them with it.
+
+
+OPTIONAL_METHODS = {"decode": "decode_latent", "encode_sample": "encode_sample"}  # capability -> method found by name
+
+
+def can(adapter: ModelAdapter, capability: str) -> bool:
+    """Whether ``adapter`` offers ``capability``: its ``info.can_<capability>`` flag, or the optional method by name."""
+    if capability in OPTIONAL_METHODS:
+        return callable(getattr(adapter, OPTIONAL_METHODS[capability], None))
+    return bool(getattr(adapter.info, f"can_{capability}"))
 
 
 # --------------------------------------------------------------------------------------------------------------- family
@@ -228,6 +254,9 @@ class TaskContext:
     log: Callable[[str], None] = print
     # Facts a task records beside its metrics: feature space and its sha256, N, reference split, sampler, x_T, ...
     details: dict[str, Any] = field(default_factory=dict)
+    # training mode -> the same model (name, preset, data set, seed) trained in that mode, obtained (trained if absent)
+    # and recorded in ``details["models"]``; e.g. "source-domain" (trained on a paired set's source images)
+    model_in_mode: Callable[[str], ModelAdapter] | None = None
 
     def generator(self, *keys: int) -> torch.Generator:
         """A CPU generator seeded from the run's seed and ``keys`` (e.g. the number of steps)."""
@@ -282,5 +311,7 @@ class Task(Protocol):
 
     def run(self, adapter: ModelAdapter, data: ImageData, config: Any, ctx: TaskContext) -> dict[str, float]: ...
 
+    # Optional: ``needs(config) -> (training_mode, requires)`` (a staticmethod) when they depend on the config (the
+    # transfer task's protocol); the class attributes are used otherwise.
     # Optional: ``validate(data, config)`` (a staticmethod) raises UsageError before any training when the data set
     # cannot serve the task (e.g. AUROC on a set without attributes).

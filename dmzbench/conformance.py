@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from dmzbench.api import Baseline, CapabilityMissing, DataSpec, ImageData, ModelAdapter
+from dmzbench.api import Baseline, CapabilityMissing, DataSpec, ImageData, ModelAdapter, can
 
 SPEC = DataSpec("conformance", image_size=32, channels=1, num_classes=10)
 STEPS = 2  # sampling steps: enough to run every code path, few enough to be fast on a CPU
@@ -135,6 +135,19 @@ def check_generate(s: Subject) -> str | None:
     return _check_images(out, 2, s, "generate") or (None if torch.equal(out, again) else "generate ignores its generator")
 
 
+def check_decode(s: Subject) -> str | None:
+    """The optional ``decode`` capability (``decode_latent``, the bridge transfer protocol): encode's features back to
+    images, reproducible under a generator."""
+    _, a = s.fresh()
+    if not can(a, "decode"):
+        return None
+    z = a.encode(_images(3, s.spec))
+    out = a.decode_latent(z, steps=STEPS, generator=torch.Generator().manual_seed(1))
+    again = a.decode_latent(z, steps=STEPS, generator=torch.Generator().manual_seed(1))
+    return _check_images(out, 3, s, "decode_latent") or (
+        None if torch.equal(out, again) else "decode_latent ignores its generator")
+
+
 def check_checkpoint_round_trip(s: Subject) -> str | None:
     module, a = s.fresh(seed=0)
     buf = io.BytesIO()
@@ -165,6 +178,7 @@ CHECKS: dict[str, Callable[[Subject], str | None]] = {
     "encode": check_encode,
     "reconstruct": check_reconstruct,
     "generate": check_generate,
+    "decode": check_decode,
     "checkpoint": check_checkpoint_round_trip,
 }
 

@@ -14,7 +14,7 @@ from rich.console import Console
 from torch import nn
 
 from dmzbench import data, registry, runs
-from dmzbench.api import Baseline, DataSpec, ImageData, ModelAdapter, TaskContext, to_model_range
+from dmzbench.api import SOURCE_DOMAIN, Baseline, DataSpec, ImageData, ModelAdapter, TaskContext, can, to_model_range
 from dmzbench.atomic import (CorruptCheckpoint, damaged, load_checkpoint_file, previous, save_checkpoint, sha256_file,
                              torch_save, write_bytes)
 from dmzbench.config import apply_overrides
@@ -135,17 +135,21 @@ def obtain_model(
     """The model for (name, preset, dataset, seed, mode): loaded from its checkpoint when finished, resumed when a run
     was interrupted, trained (or, for presets without stages such as ``init``, just initialised) otherwise.
     ``mode="paired"`` trains the encoder on a paired data set's source images (domain transfer), keyed separately;
+    ``mode="source-domain"`` trains a plain model (and its dependencies) on those source images alone;
     ``compile`` trains with torch.compile; ``untrained`` is a module ``build_seeded`` already made for these arguments
     (run_task builds one to read capabilities), used instead of building a second."""
     t0 = time.monotonic()
     baseline = get_baseline(name)
     check_preset(baseline, preset)
-    spec = data.spec_of(dataset)
+    given_data = loaded_data
+    if mode == SOURCE_DOMAIN:  # a plain model of the paired set's source images (the bridge protocol's first model)
+        loaded_data = (loaded_data or data.load(dataset, data_root)).source_domain()
+    spec = loaded_data.spec if mode == SOURCE_DOMAIN else data.spec_of(dataset)
     path = runs.checkpoint_path(name, preset, dataset, seed, mode)
     meta = checkpoint_meta(baseline, preset, spec, seed) | {"mode": mode}
     deps = {
-        role: obtain_model(dep, dep_preset, dataset, seed, device, data_root=data_root, loaded_data=loaded_data,
-                           progress=progress, compile=compile)
+        role: obtain_model(dep, dep_preset, dataset, seed, device, data_root=data_root, loaded_data=given_data,
+                           progress=progress, compile=compile, mode=mode if mode == SOURCE_DOMAIN else "")
         for role, (dep, dep_preset) in baseline.dependencies(preset).items()
     }
     meta["dependencies"] = {r: {"model": d.name, "preset": d.preset, "checkpoint_sha256": d.checkpoint_sha256}
@@ -223,6 +227,13 @@ def feature_cache(loaded: LoadedModel, images: ImageData, device: torch.device):
     return get
 
 
+def task_needs(task_cls: Any, config: Any) -> tuple[str, frozenset[str]]:
+    """The training mode and adapter capabilities a task needs for ``config`` (transfer's depend on its protocol)."""
+    if hasattr(task_cls, "needs"):
+        return task_cls.needs(config)
+    return getattr(task_cls, "training_mode", ""), frozenset(task_cls.requires)
+
+
 def run_task(
     model: str,
     task: str,
@@ -257,7 +268,7 @@ def run_task(
     images = data.load(dataset, data_root)
     if hasattr(task_cls, "validate"):  # data/config checks that must fail before any training
         task_cls.validate(images, config)
-    mode = getattr(task_cls, "training_mode", "")
+    mode, requires = task_needs(task_cls, config)
     if mode == "paired" and not images.paired:
         paired = [n for n in registry.names("dataset") if n.startswith("edges2")]
         raise UsageError(f"task {task} needs a paired data set ({', '.join(paired)}); {dataset} is not paired")
@@ -265,8 +276,9 @@ def run_task(
     # (never faked) before any training is spent on it.
     spec = data.spec_of(dataset)
     untrained = build_seeded(baseline, preset, spec, seed)
-    info = baseline.adapter(untrained, preset, spec).info
-    missing = [cap for cap in sorted(task_cls.requires) if not getattr(info, f"can_{cap}")]
+    untrained_adapter = baseline.adapter(untrained, preset, spec)
+    info = untrained_adapter.info
+    missing = [cap for cap in sorted(requires) if not can(untrained_adapter, cap)]
     loaded = None
     if not missing:
         loaded = obtain_model(model, preset, dataset, seed, device, loaded_data=images, progress=progress, mode=mode,
@@ -282,6 +294,16 @@ def run_task(
     ctx = TaskContext(device=device, seed=seed, output_dir=out_dir,
                       cached_features=feature_cache(loaded, images, device) if loaded else _no_features,
                       log=lambda msg: console.print(msg))
+
+    def model_in_mode(other_mode: str) -> ModelAdapter:
+        other = obtain_model(model, preset, dataset, seed, device, loaded_data=images, progress=progress,
+                             mode=other_mode, compile=compile)
+        ctx.details.setdefault("models", {})[other_mode] = {"checkpoint_sha256": other.checkpoint_sha256,
+                                                            "dependencies": other.dependencies,
+                                                            "train": train_summary(other.summaries)}
+        return other.adapter
+
+    ctx.model_in_mode = model_in_mode
     t_task = time.monotonic()
     if loaded is None:  # the leaderboard shows the reason in the empty cell
         metrics, ctx.details["skipped"] = {}, f"{model} cannot {' or '.join(missing)}"

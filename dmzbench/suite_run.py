@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from dmzbench import budget, data, registry, runs
+from dmzbench.api import can
 from dmzbench.config import apply_overrides
 from dmzbench.errors import DmzbenchError
 from dmzbench.records import SCHEMA_VERSION
+from dmzbench.runner import task_needs
 from dmzbench.suites import PlannedRun, RunGroup
 
 
@@ -105,9 +107,9 @@ def estimate(group: RunGroup, recorded: dict[tuple, Any], device: budget.DeviceP
     task_s = 0.0
     for run in missing:
         task_cls = registry.get("task", run.task)
-        if any(not getattr(info, f"can_{cap}") for cap in task_cls.requires):
-            continue  # recorded as skipped in a fraction of a second, no training
         config = apply_overrides(task_cls.Config, list(run.options))
+        if not all(can(info, cap) for cap in task_needs(task_cls, config)[1]):
+            continue  # recorded as skipped in a fraction of a second, no training
         cost_of = getattr(task_cls, "cost", None)  # optional: a plugin task may declare none
         cost = cost_of(config, info, flops.invert_steps_for) if cost_of else budget.UNDECLARED_TASK_COST
         task_s += budget.task_seconds(cost, flops, group.model, device)

@@ -6,6 +6,11 @@ training folds, roc_auc_score of the predicted probabilities on the held-out fol
 ``auroc_mean`` is the mean over attributes, ``auroc_mean_std`` the std over the 5 folds of the per-fold mean over
 attributes (its uncertainty). A fold whose held-out part has one class only is skipped and counted
 (``skipped_folds``).
+
+``protocol=dmz-official`` (tasks/dmz_official.py) is exlab-research/dmz ``downstream_task_eval.py --auroc``: the train
+and test latents joined (each split capped at ``max_images``, 0 = all), plain LogisticRegression() without a scaler,
+the latent form the official ``ddpm_eval.py`` saves, ``binary=true`` for its ``--binary``. The record names the
+protocol (``task.config.protocol``).
 """
 
 from __future__ import annotations
@@ -23,17 +28,22 @@ from sklearn.model_selection import KFold
 from dmzbench.api import ImageData, Metric, ModelAdapter, ModelInfo, TaskContext
 from dmzbench.budget import TaskCost
 from dmzbench.errors import UsageError
+from tasks import dmz_official
 from tasks.probe import probe_classifier
 
 
 @dataclass(frozen=True)
 class AUROCConfig:
-    split: Literal["test", "train"] = "test"
-    max_images: int = 10_000
+    protocol: Literal["infodiffusion", "dmz-official"] = "infodiffusion"
+    split: Literal["test", "train"] = "test"  # infodiffusion only; dmz-official joins both
+    max_images: int = 10_000  # per split for dmz-official, where 0 = all
     max_iter: int = 100
+    binary: bool = False  # dmz-official only: threshold the latents at 0.5
 
     def __post_init__(self):
-        if self.max_images < 10:
+        if self.binary and self.protocol != "dmz-official":
+            raise ValueError("binary=true belongs to protocol=dmz-official (the official script's --binary)")
+        if self.max_images < 10 and not (self.protocol == "dmz-official" and self.max_images == 0):
             raise ValueError(f"max_images must be >= 10 for 5 folds, got {self.max_images}")
 
 
@@ -86,11 +96,14 @@ class AUROC:
 
     @staticmethod
     def validate(data: ImageData, config: AUROCConfig) -> None:
-        if data.attributes(config.split) is None:
+        if any(data.attributes(s) is None for s in ([config.split] if config.protocol == "infodiffusion" else
+                                                    dmz_official.SPLITS)):
             raise UsageError(f"data set {data.spec.name} has no attributes; use shapes or celeba64 for auroc")
 
     def run(self, adapter: ModelAdapter, data: ImageData, config: AUROCConfig, ctx: TaskContext) -> dict[str, float]:
         self.validate(data, config)
+        if config.protocol == "dmz-official":
+            return self.run_official(adapter, data, config, ctx)
         attrs = data.attributes(config.split)
         n = min(config.max_images, len(attrs))
         x = ctx.cached_features(config.split)[:n].double().numpy()
@@ -99,4 +112,20 @@ class AUROC:
         ctx.log(f"auroc: {len(scores)} attributes on {n} latents of dim {x.shape[1]}")
         out = {"auroc_mean": float(np.nanmean(scores)), "auroc_mean_std": fold_std, "skipped_folds": float(skipped)}
         out.update({f"auroc_{name}": float(s) for name, s in zip(data.attribute_names, scores)})
+        return out
+
+    @staticmethod
+    def run_official(adapter: ModelAdapter, data: ImageData, config: AUROCConfig, ctx: TaskContext) -> dict[str, float]:
+        dmz_official.check_binary(adapter, config.binary)
+        x, sizes = dmz_official.joined_latents(adapter, data, ctx, config.max_images, config.binary)
+        attrs = dmz_official.joined_labels(data.attributes, sizes)
+        per_fold, skipped = zip(*(dmz_official.fold_aurocs(x, attrs[:, a], config.max_iter) for a in range(attrs.shape[1])))
+        table = np.stack(per_fold)  # (attributes, folds), NaN where a fold was skipped
+        ctx.details.update(n_images=len(x), attributes=list(data.attribute_names))
+        ctx.log(f"auroc: dmz-official, {attrs.shape[1]} attributes on {len(x)} joined latents of dim {x.shape[1]}")
+        # the official summary: per fold the mean over attributes, then mean and std over folds
+        by_fold = np.nanmean(table, axis=0)
+        out = {"auroc_mean": float(np.nanmean(by_fold)), "auroc_fold_std": float(np.nanstd(by_fold)),
+               "skipped_folds": float(sum(skipped))}
+        out.update({f"auroc_{name}": float(np.nanmean(s)) for name, s in zip(data.attribute_names, table)})
         return out

@@ -1,11 +1,14 @@
 """Linear probe: how linearly separable the classes are in a model's latent.
 
-Two protocols (PROTOCOLS.md):
+Three protocols (PROTOCOLS.md); the record names the one used (``task.config.protocol``):
 - ``kfold5`` (default; DMZ / InfoDiffusion): 5-fold KFold(shuffle=True, random_state=0) over the latents of one split,
   StandardScaler fitted on the training fold, scikit-learn LogisticRegression with default parameters; accuracy mean and
   std over folds.
 - ``split``: fit on the train split's latents, score on the test split ("linear eval"); accuracy_std is the binomial
   standard error sqrt(p (1 - p) / n) of the test accuracy.
+- ``dmz-official``: exlab-research/dmz ``downstream_task_eval.py`` (tasks/dmz_official.py): train and test latents
+  joined, KFold(5, shuffle, random_state=0), plain LogisticRegression() without a scaler, on the latent form the
+  official ``ddpm_eval.py`` saves; ``binary=true`` thresholds it at 0.5 (the script's ``--binary``).
 
 Toolkit choices: ``kfold5`` uses the test split (10k images for Fashion-MNIST) unless ``images=train`` or ``all``;
 ``max_iter`` stays at scikit-learn's default (100), as the protocol says "default parameters" (on 1024-d
@@ -29,16 +32,20 @@ from sklearn.preprocessing import StandardScaler
 
 from dmzbench.api import ImageData, Metric, ModelAdapter, ModelInfo, TaskContext
 from dmzbench.budget import TaskCost
+from tasks import dmz_official
 
 
 @dataclass(frozen=True)
 class ProbeConfig:
-    protocol: Literal["kfold5", "split"] = "kfold5"
+    protocol: Literal["kfold5", "split", "dmz-official"] = "kfold5"
     images: Literal["test", "train", "all"] = "test"  # which split kfold5 runs on
     max_images: int = 0  # 0 = all
     max_iter: int = 100
+    binary: bool = False  # dmz-official only: threshold the latents at 0.5
 
     def __post_init__(self):
+        if self.binary and self.protocol != "dmz-official":
+            raise ValueError("binary=true belongs to protocol=dmz-official (the official script's --binary)")
         if self.max_images < 0:
             raise ValueError(f"max_images must be >= 0 (0 = all), got {self.max_images}")
         if self.max_iter <= 0:
@@ -94,6 +101,13 @@ class Probe:
                 feats, labels = feats[: config.max_images], labels[: config.max_images]
             return feats.double().numpy(), labels.numpy()
 
+        if config.protocol == "dmz-official":
+            dmz_official.check_binary(adapter, config.binary)
+            x, sizes = dmz_official.joined_latents(adapter, data, ctx, config.max_images, config.binary)
+            y = dmz_official.joined_labels(lambda s: data.split(s)[1], sizes)
+            ctx.log(f"probe: dmz-official on {len(x)} joined train+test latents of dim {x.shape[1]}")
+            acc = dmz_official.fold_accuracies(x, y, config.max_iter)
+            return {"accuracy": float(acc.mean()), "accuracy_std": float(acc.std()), "n_images": len(x)}
         if config.protocol == "split":
             (tx, ty), (vx, vy) = latents("train"), latents("test")
             ctx.log(f"probe: split protocol, {len(tx)} train / {len(vx)} test latents of dim {tx.shape[1]}")

@@ -51,3 +51,44 @@ def test_split_protocol_fits_train_scores_test():
 def test_config_rejects_bad_values():
     with pytest.raises(ValueError):
         ProbeConfig(max_images=-1)
+
+
+def _joined_data(y_train, y_test):
+    base = tiny_data(n=len(y_train) + len(y_test))
+    return base.__class__(base.spec, base.train_images[: len(y_train)], torch.from_numpy(y_train),
+                          base.test_images[: len(y_test)], torch.from_numpy(y_test), "t")
+
+
+def test_dmz_official_joins_splits_and_fits_plain_logistic_regression():
+    """downstream_task_eval.py: cat(train, test), KFold(5, shuffle, 0), LogisticRegression() with no scaler."""
+    (tx, ty), (vx, vy) = _features(n=200, seed=3), _features(n=100, seed=4)
+    tx = tx * 50.0  # a scale a StandardScaler would undo: the plain fit must differ from the scaled one
+    data = _joined_data(ty, vy)
+    ctx = _ctx({"train": torch.from_numpy(tx), "test": torch.from_numpy(vx)})
+    out = Probe().run(None, data, ProbeConfig(protocol="dmz-official"), ctx)
+    x, y = np.concatenate([tx, vx]), np.concatenate([ty, vy])
+    ref = cross_val_score(LogisticRegression(), x, y, cv=KFold(5, shuffle=True, random_state=0))
+    assert out["accuracy"] == pytest.approx(ref.mean(), abs=1e-12)
+    assert out["accuracy_std"] == pytest.approx(ref.std(), abs=1e-12)
+    assert out["n_images"] == 300 and ctx.details["joined_splits"] == {"train": 200, "test": 100}
+    scaled = cross_val_score(make_pipeline(StandardScaler(), LogisticRegression()), x, y,
+                             cv=KFold(5, shuffle=True, random_state=0))
+    assert not np.allclose(ref, scaled)
+
+
+def test_dmz_official_binary_thresholds_at_half():
+    rng = np.random.default_rng(5)
+    p_train, p_test = rng.uniform(size=(150, 8)), rng.uniform(size=(50, 8))
+    y_train, y_test = (p_train[:, 0] > 0.5).astype(np.int64), (p_test[:, 0] > 0.5).astype(np.int64)
+    data = _joined_data(y_train, y_test)
+    ctx = _ctx({"train": torch.from_numpy(p_train), "test": torch.from_numpy(p_test)})
+    out = Probe().run(None, data, ProbeConfig(protocol="dmz-official", binary=True), ctx)
+    x = (np.concatenate([p_train, p_test]) > 0.5).astype(float)
+    ref = cross_val_score(LogisticRegression(), x, np.concatenate([y_train, y_test]),
+                          cv=KFold(5, shuffle=True, random_state=0))
+    assert out["accuracy"] == pytest.approx(ref.mean(), abs=1e-12) and ctx.details["binary"] is True
+
+
+def test_binary_belongs_to_dmz_official():
+    with pytest.raises(ValueError, match="dmz-official"):
+        ProbeConfig(binary=True)

@@ -1,0 +1,78 @@
+"""DMZ against the official exlab-research/dmz code: 64 px presets, the size guard, the official latent form and
+interpolation path."""
+
+import pytest
+import torch
+
+from baselines.dmz import DMZ, down_block_types
+from dmzbench.api import DataSpec
+from dmzbench.errors import UsageError
+
+CELEBA64 = DataSpec("celeba64", 64, 3, 2)
+
+
+def _meta_build(preset: str, spec: DataSpec):
+    with torch.device("meta"):  # shapes only: a 400M-parameter model costs no memory or init time
+        return DMZ().build(preset, spec)
+
+
+def _count(module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_celeba64_paper_unet_has_409M_parameters():
+    model = _meta_build("celeba64-paper", CELEBA64)
+    n = _count(model.unet)
+    assert abs(n - 409e6) / 409e6 < 0.005, n  # MODELS.md: the official 64 px configuration has 409M parameters
+    cfg = model.unet.config
+    assert tuple(cfg.block_out_channels) == (192, 384, 576, 768)
+    assert cfg.cross_attention_dim == 2 * 64 and cfg.attention_head_dim == 64
+    assert list(cfg.down_block_types) == ["DownBlock2D"] + ["CrossAttnDownBlock2D"] * 3
+    assert model.encoder.proj.out_features == 2 * 64 and len(model.encoder.layers) == 3 * 5  # widths 32..512
+    assert model.cfg["input_perturbation"] == 0.1 and model.cfg["dropout"] == 0.1
+
+
+def test_edges2handbags_paper_cross_attends_at_one_level_only():
+    """--one_cross_attention 2: level 2 cross-attends to z, levels 1 and 3 keep self-attention (official create_model)."""
+    edges, bags = _meta_build("edges2handbags-paper", DataSpec("edges", 64, 1, 2)), _meta_build(
+        "edges2handbags-paper", DataSpec("bags", 64, 3, 2))
+    assert list(edges.unet.config.down_block_types) == ["DownBlock2D", "AttnDownBlock2D", "CrossAttnDownBlock2D",
+                                                        "AttnDownBlock2D"]
+    assert list(edges.unet.config.up_block_types) == ["AttnUpBlock2D", "CrossAttnUpBlock2D", "AttnUpBlock2D",
+                                                      "UpBlock2D"]
+    assert edges.unet.config.cross_attention_dim == 2 * 256 and edges.encoder.proj.out_features == 2 * 256
+    assert edges.unet.config.in_channels == 1 and bags.unet.config.in_channels == 3
+    # self-attention blocks have no key/value projections of z: fewer parameters than all-levels cross-attention
+    assert _count(bags.unet) < _count(_meta_build("celeba64-paper", CELEBA64).unet)
+
+
+def test_existing_presets_keep_their_block_types():
+    assert down_block_types(DMZ().preset_config("smoke")) == ["DownBlock2D", "CrossAttnDownBlock2D",
+                                                              "CrossAttnDownBlock2D"]
+
+
+@pytest.mark.parametrize("preset, spec", [("celeba64-paper", DataSpec("fashion-mnist", 32, 1, 10)),
+                                          ("cifar10-paper", CELEBA64),
+                                          ("edges2handbags-paper", DataSpec("edges2fashion", 32, 1, 10))])
+def test_build_refuses_a_preset_made_for_another_image_size(preset, spec):
+    with pytest.raises(UsageError, match=f"preset {preset} is for") as err:
+        DMZ().build(preset, spec)
+    assert "\n" not in str(err.value)
+
+
+def test_encode_sample_is_the_official_soft_gumbel_pairs():
+    """ddpm_eval.py saves encode(img).hidden: one soft Gumbel-softmax sample, flattened pairs (B, 2d)."""
+    model = DMZ().build("init", DataSpec("fashion-mnist", 32, 1, 10)).eval()
+    adapter = DMZ().adapter(model, "init", model.spec)
+    x = torch.rand(400, 1, 32, 32) * 2 - 1
+    s1 = adapter.encode_sample(x, generator=torch.Generator().manual_seed(1))
+    s2 = adapter.encode_sample(x, generator=torch.Generator().manual_seed(1))
+    s3 = adapter.encode_sample(x, generator=torch.Generator().manual_seed(2))
+    assert s1.shape == (400, 32) and torch.equal(s1, s2) and not torch.equal(s1, s3)
+    pairs = s1.view(400, 16, 2)
+    torch.testing.assert_close(pairs.sum(-1), torch.ones(400, 16))
+    # thresholding the soft sample at 0.5 is a Bernoulli(p) draw of each bit: its mean is p
+    p = adapter.encode(x)
+    hard = (pairs[..., 1] > 0.5).float()
+    assert (hard.mean(0) - p.mean(0)).abs().max() < 0.1
+    assert not torch.equal(hard, (p > 0.5).float())  # a sample, not the most likely code
