@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from dmzbench.api import Baseline, CapabilityMissing, DataSpec, ModelInfo
+from dmzbench.api import Baseline, CapabilityMissing, DataSpec, ModelAdapter
 from dmzbench.errors import UsageError
 
 
@@ -124,8 +124,8 @@ def _count(fn) -> float:
     return float(counter.get_total_flops())
 
 
-def inspect_model(baseline: Baseline, preset: str, spec: DataSpec, n: int = 2) -> tuple[ModelFlops, ModelInfo]:
-    """FLOPs per image of a model and its adapter's info (capabilities), counted on the meta device; a model whose
+def inspect_model(baseline: Baseline, preset: str, spec: DataSpec, n: int = 2) -> tuple[ModelFlops, ModelAdapter]:
+    """FLOPs per image of a model, and its (weightless) adapter for its capabilities, counted on the meta device; a model whose
     code needs real values (``.item()`` in its loss) is counted on the CPU instead, at batch ``n``."""
     try:
         with torch.device("meta"):
@@ -138,7 +138,7 @@ def inspect_model(baseline: Baseline, preset: str, spec: DataSpec, n: int = 2) -
         return _count_model(baseline, preset, spec, n)
 
 
-def _count_model(baseline: Baseline, preset: str, spec: DataSpec, n: int) -> tuple[ModelFlops, ModelInfo]:
+def _count_model(baseline: Baseline, preset: str, spec: DataSpec, n: int) -> tuple[ModelFlops, ModelAdapter]:
     model = baseline.build(preset, spec)
     x = torch.rand(n, spec.channels, spec.image_size, spec.image_size) * 2 - 1
     stages = []
@@ -157,7 +157,7 @@ def _count_model(baseline: Baseline, preset: str, spec: DataSpec, n: int) -> tup
         encode = 0.0
     official = getattr(adapter, "invert_steps_for", None)  # invertible adapters declare their official counts
     inversion = tuple((p, official(p, 0)) for p in ("recon", "interp")) if official else ()
-    return ModelFlops(tuple(stages), forward, encode, inversion), adapter.info
+    return ModelFlops(tuple(stages), forward, encode, inversion), adapter
 
 
 def training_seconds(flops: ModelFlops, model: str, device: DeviceProfile) -> float:

@@ -102,16 +102,16 @@ def estimate(group: RunGroup, recorded: dict[tuple, Any], device: budget.DeviceP
     if not missing:
         return GroupEstimate(group, [], 0.0, 0.0)
     preset = group.preset or registry.get("model", group.model).default_preset
-    flops, info = model_flops(group.model, preset, group.dataset)
+    flops, adapter = model_flops(group.model, preset, group.dataset)
     able = []
     task_s = 0.0
     for run in missing:
         task_cls = registry.get("task", run.task)
         config = apply_overrides(task_cls.Config, list(run.options))
-        if not all(can(info, cap) for cap in task_needs(task_cls, config)[1]):
+        if not all(can(adapter, cap) for cap in task_needs(task_cls, config)[1]):
             continue  # recorded as skipped in a fraction of a second, no training
         cost_of = getattr(task_cls, "cost", None)  # optional: a plugin task may declare none
-        cost = cost_of(config, info, flops.invert_steps_for) if cost_of else budget.UNDECLARED_TASK_COST
+        cost = cost_of(config, adapter.info, flops.invert_steps_for) if cost_of else budget.UNDECLARED_TASK_COST
         task_s += budget.task_seconds(cost, flops, group.model, device)
         able.append(run)
     train_s = _untrained_seconds(group.model, preset, group.dataset, group.runs[0].seed, group.mode, device) if able else 0.0

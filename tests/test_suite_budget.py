@@ -50,10 +50,10 @@ def test_flops_are_counted_on_the_meta_device_for_every_stage():
     from dmzbench import registry
     from dmzbench.data import spec_of
 
-    flops, info = budget.inspect_model(registry.get("model", "diffae")(), "small", spec_of("fashion-mnist"))
+    flops, adapter = budget.inspect_model(registry.get("model", "diffae")(), "small", spec_of("fashion-mnist"))
     assert [s[0] for s in flops.stages] == ["autoencoder", "latent-ddim"]
     assert all(f > 1e8 for *_, f in flops.stages) and flops.forward > 1e8 and flops.encode > 0
-    assert info.can_encode
+    assert adapter.info.can_encode
 
 
 def test_a_measured_profile_prices_each_model_at_its_own_rate(tmp_path):
