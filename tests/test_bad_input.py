@@ -68,7 +68,7 @@ CASES = [
     (["leaderboard", "--results", "{tmp}/malformed"], 1, "is not a readable result record"),
     (["--import", "{tmp}/missing.py", "ls"], 2, "no such file"),
     (["--import", "{tmp}/wrongshape.py", "run", "--model", "wrongshape", "--task", "probe"], 1,
-     "encode returned (500, 5) for 500 images, expected (500, 8)"),
+     "encode returned (2, 5) for 2 images, expected (2, 8)"),
     (["--import", "{tmp}/wrongshape.py", "check", "--model", "wrongshape"], 1, "conformance checks failed"),
 ]
 

@@ -102,7 +102,7 @@ def test_html_page_in_headless_chromium(results, tmp_path):
     assert after[0] == "pixels" and after != before and sorted(after) == sorted(before)
 
 
-@pytest.mark.skipif(not __import__("tests.conftest").conftest.REAL_FASHION, reason="needs Fashion-MNIST")
+@pytest.mark.fashion_mnist
 def test_tiny_suite_runs_every_task_and_builds_the_page(tmp_path, capsys):
     from dmzbench.cli import main
 
