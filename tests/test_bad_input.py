@@ -1,5 +1,5 @@
 """The bad-input table: every mistake ends in exit code 2 (usage) or 1 (runtime), one line that names the fix, no
-traceback, and nothing written on disk."""
+traceback, and nothing written on disk; all of it on a machine without Fashion-MNIST (checks come before the data)."""
 
 
 import pytest
@@ -74,7 +74,9 @@ CASES = [
 
 
 @pytest.mark.parametrize("args,code,fragment", CASES, ids=[" ".join(c[0])[:60] for c in CASES])
-def test_bad_input(args, code, fragment, tmp_path, capsys, isolated_home):
+def test_bad_input(args, code, fragment, tmp_path, capsys, isolated_home, monkeypatch):
+    # as on a machine without Fashion-MNIST: a usage error must not depend on whether the data is there
+    monkeypatch.setenv("DMZBENCH_SYSTEM_DATA", str(tmp_path / "no-system-datasets"))
     (tmp_path / "malformed").mkdir()
     (tmp_path / "malformed" / "x.json").write_text("{not json")
     (tmp_path / "wrongshape.py").write_text(BAD_ADAPTER)
