@@ -20,7 +20,7 @@ from dmzbench.diffusion.sampling import ddim_sample
 from dmzbench.nn.adm_unet import ADMUNet, UNetConfig
 
 SMOKE = dict(channels=32, channel_mult=(1, 2, 2), num_res_blocks=1, attention_resolutions=(16,), dropout=0.0,
-             steps=150, batch_size=32, lr=2e-4, ema=0.995, flip=True)
+             steps=45, batch_size=32, lr=2e-4, ema=0.995, flip=True)
 PRESETS = {
     "init": dict(SMOKE, steps=0),
     "smoke": SMOKE,

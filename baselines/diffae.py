@@ -42,7 +42,7 @@ SMOKE = dict(
     image_size=None, channels=32, channel_mult=(1, 2, 2), num_res_blocks=1, attention_resolutions=(16,), dropout=0.0,
     emb_dim=None, z_dim=512, enc_mult=(1, 2, 2, 2), enc_res_blocks=1,
     latent_hidden=256, latent_layers=4,
-    steps=150, batch_size=32, lr=2e-4, ema=0.995, latent_steps=250, latent_batch=128, latent_lr=1e-3,
+    steps=45, batch_size=32, lr=2e-4, ema=0.995, latent_steps=80, latent_batch=128, latent_lr=1e-3,
     latent_weight_decay=0.01, flip=True, stats_images=10_000,
 )
 PRESETS = {

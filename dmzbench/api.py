@@ -91,6 +91,9 @@ class DatasetSource(Protocol):
 
     name: ClassVar[str]
     spec: ClassVar[DataSpec]
+    # Optional: what the set has beyond images and labels, "attributes" and/or "pairs" (paired source images), so a task
+    # that needs them is refused before the set is loaded. A source without it is checked after loading instead.
+    # provides: ClassVar[frozenset[str]]
 
     def load(self, data_root: Path | None) -> ImageData: ...
 
@@ -314,4 +317,5 @@ class Task(Protocol):
     # Optional: ``needs(config) -> (training_mode, requires)`` (a staticmethod) when they depend on the config (the
     # transfer task's protocol); the class attributes are used otherwise.
     # Optional: ``validate(data, config)`` (a staticmethod) raises UsageError before any training when the data set
-    # cannot serve the task (e.g. AUROC on a set without attributes).
+    # cannot serve the task (e.g. AUROC on a set without attributes); ``data_needs`` (a frozenset of what a data set
+    # ``provides``, e.g. {"attributes"}) lets that be refused before the data set is even loaded.

@@ -1,4 +1,4 @@
-"""The ``dmzbench`` command: ls, train, run, leaderboard.
+"""The ``dmzbench`` command: ls, train, run, suite, leaderboard, check, data get.
 
 User mistakes end in one line ``error: ...`` and exit code 2 (usage) or 1 (runtime); ``--debug`` shows the traceback.
 """
@@ -347,6 +347,21 @@ def _check_training(subject, steps: int, table: Table) -> bool:
             return True
     table.add_row("train", "[green]pass[/]", summary)
     return False
+
+
+data_app = typer.Typer(no_args_is_help=True, help="Data sets: get one onto this machine.")
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("get")
+def data_get(
+    name: Annotated[str, typer.Argument(help="fashion-mnist (also serves edges2fashion) or shapes")],
+    data_root: DataRoot = None,
+) -> None:
+    """Put a data set here from the first source that works (apt-get as root, then torchvision), saying what it did."""
+    from dmzbench.data import get
+
+    out.print(get.get(name, data_root, lambda line: err.print(line, highlight=False)), highlight=False)
 
 
 def _pop_option(args: list[str], flag: str) -> list[str]:

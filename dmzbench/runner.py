@@ -13,7 +13,7 @@ import torch
 from rich.console import Console
 from torch import nn
 
-from dmzbench import data, registry, runs
+from dmzbench import data, preflight, registry, runs
 from dmzbench.api import SOURCE_DOMAIN, Baseline, DataSpec, ImageData, ModelAdapter, TaskContext, can, to_model_range
 from dmzbench.atomic import (CorruptCheckpoint, damaged, load_checkpoint_file, previous, save_checkpoint, sha256_file,
                              torch_save, write_bytes)
@@ -201,8 +201,7 @@ def encode_all(adapter: ModelAdapter, images: torch.Tensor, device: torch.device
         n = len(images[i : i + batch_size])
         if not isinstance(z, torch.Tensor) or tuple(z.shape) != (n, dim):
             got = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
-            raise DmzbenchError(f"model {adapter.info.name}'s encode returned {got} for {n} images, expected ({n}, {dim}) "
-                                "from its latent_shape; fix the adapter (dmzbench check --model NAME shows all checks)")
+            raise preflight.encode_shape_error(adapter.info.name, got, n, dim)
         chunks.append(z.float().cpu())
     return torch.cat(chunks)
 
@@ -264,14 +263,11 @@ def run_task(
     validate.seed(seed)
     validate.writable_dir(results_dir, "--results")  # before the task runs, not after
     config = apply_overrides(task_cls.Config, overrides or [])
-
-    images = data.load(dataset, data_root)
-    if hasattr(task_cls, "validate"):  # data/config checks that must fail before any training
-        task_cls.validate(images, config)
+    # Everything decidable from the arguments is checked before the data set is loaded (a usage error must not depend
+    # on whether the data is on this machine): what the data set provides, preset vs image size (raised by build),
+    # capabilities, the adapter's feature shape.
+    preflight.check_data_serves(task, task_cls, dataset)
     mode, requires = task_needs(task_cls, config)
-    if mode == "paired" and not images.paired:
-        paired = [n for n in registry.names("dataset") if n.startswith("edges2")]
-        raise UsageError(f"task {task} needs a paired data set ({', '.join(paired)}); {dataset} is not paired")
     # Capabilities come from the architecture, not the weights: a task the model cannot do is recorded as skipped
     # (never faked) before any training is spent on it.
     spec = data.spec_of(dataset)
@@ -279,6 +275,14 @@ def run_task(
     untrained_adapter = baseline.adapter(untrained, preset, spec)
     info = untrained_adapter.info
     missing = [cap for cap in sorted(requires) if not can(untrained_adapter, cap)]
+    if not missing and "encode" in requires:
+        preflight.check_encode_shape(untrained_adapter, untrained, spec)
+
+    images = data.load(dataset, data_root)
+    if hasattr(task_cls, "validate"):  # data/config checks that must fail before any training
+        task_cls.validate(images, config)
+    if mode == "paired" and not images.paired:  # a plugin data set that does not declare what it provides
+        raise UsageError(f"task {task} needs a paired data set; {dataset} is not paired")
     loaded = None
     if not missing:
         loaded = obtain_model(model, preset, dataset, seed, device, loaded_data=images, progress=progress, mode=mode,

@@ -21,13 +21,14 @@ from typing import Any
 
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import Progress
 from torch import Tensor, nn
 
 from dmzbench.api import ImageData, TrainStage, to_model_range
 from dmzbench.atomic import save_checkpoint
 from dmzbench import distributed
 from dmzbench.errors import DmzbenchError, Interrupted
+from dmzbench.progress import LineProgress, training_progress
 
 CHECKPOINT_FORMAT = "dmzbench-checkpoint-1"
 # A stage saves every ``save_every_s`` seconds ($DMZBENCH_SAVE_EVERY_S, default 120), but its first checkpoint comes
@@ -303,18 +304,9 @@ class Trainer:
         distributed.barrier()  # the other ranks wait for rank 0's final checkpoint
         return summaries, True
 
-    def _bar(self, stage: TrainStage, start: int) -> Progress:
-        return Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]}"),
-            TextColumn("{task.fields[rate]}"),
-            TimeRemainingColumn(),
-            console=self.console,
-            disable=not self.progress or not distributed.is_main(),
-            transient=False,
-        )
+    def _bar(self, stage: TrainStage, start: int) -> Progress | LineProgress:
+        # a live bar on a terminal; one plain line every ~10 s in a log or a pipe (dmzbench/progress.py)
+        return training_progress(self.console, self.progress and distributed.is_main())
 
 
 def _seconds(raw: str) -> float:

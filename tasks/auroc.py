@@ -76,6 +76,7 @@ class AUROC:
     Config = AUROCConfig
     default_dataset = "shapes"
     requires = frozenset({"encode"})
+    data_needs = frozenset({"attributes"})  # checked from the data set's ``provides`` before it is loaded
     training_mode = ""
     group = "Representation"
     position = 2

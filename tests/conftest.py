@@ -10,11 +10,42 @@ import torch
 from dmzbench.api import DataSpec, ImageData
 
 
+def _real_fashion_data_root() -> str | None:
+    """Where the real Fashion-MNIST is on this machine, looked up once before any test isolates the environment (never
+    downloads): "" for the system copy (Debian's dataset-fashion-mnist), the folder for one in $DMZBENCH_DATA, None
+    when there is none. Set DMZBENCH_SYSTEM_DATA to an empty folder to play a machine without the Debian package."""
+    from dmzbench.data import system_data_dir
+    from dmzbench.data.fashion_mnist import SUBDIRS, find_idx_files
+
+    env = os.environ.get("DMZBENCH_DATA")
+    if env and any(find_idx_files(Path(env) / sub) for sub in SUBDIRS):
+        return env
+    return "" if find_idx_files(system_data_dir() / "fashion-mnist") else None
+
+
+REAL_FASHION_ROOT = _real_fashion_data_root()
+REAL_FASHION = REAL_FASHION_ROOT is not None
+NO_FASHION = ("needs the real Fashion-MNIST, which is not on this machine (dmzbench data get fashion-mnist; or "
+              "DMZBENCH_DATA=a folder with its IDX files)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """``@pytest.mark.fashion_mnist``: the test trains or scores on the real data set; skipped, with the one reason,
+    where it is absent."""
+    for item in items:
+        if item.get_closest_marker("fashion_mnist") and not REAL_FASHION:
+            item.add_marker(pytest.mark.skip(reason=NO_FASHION))
+
+
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch):
-    """Every test gets its own DMZBENCH_HOME so nothing leaks between tests or into the user's cache."""
+def isolated_home(request, tmp_path, monkeypatch):
+    """Every test gets its own DMZBENCH_HOME so nothing leaks between tests or into the user's cache, never downloads,
+    and sees $DMZBENCH_DATA only when it is marked as needing the real Fashion-MNIST kept there."""
     monkeypatch.setenv("DMZBENCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DMZBENCH_OFFLINE", "1")
     monkeypatch.delenv("DMZBENCH_DATA", raising=False)
+    if REAL_FASHION_ROOT and request.node.get_closest_marker("fashion_mnist"):
+        monkeypatch.setenv("DMZBENCH_DATA", REAL_FASHION_ROOT)
     torch.manual_seed(0)
     from dmzbench import registry
 
@@ -48,8 +79,3 @@ def tiny_data(n: int = 64, channels: int = 1, size: int = 32) -> ImageData:
     imgs = torch.randint(0, 256, (n, channels, size, size), generator=g, dtype=torch.uint8)
     labels = torch.randint(0, 10, (n,), generator=g)
     return ImageData(spec, imgs, labels, imgs[: n // 2], labels[: n // 2], source="synthetic")
-
-
-REAL_FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").exists() or bool(
-    os.environ.get("DMZBENCH_DATA")
-)

@@ -9,11 +9,10 @@ import torch
 from dmzbench import data
 from dmzbench.data import fashion_mnist
 from dmzbench.errors import DmzbenchError, UsageError
-from tests.conftest import REAL_FASHION
 
 
 def test_fashion_mnist_from_data_root(fake_fashion_root, monkeypatch):
-    monkeypatch.setattr(fashion_mnist, "DEBIAN_DIR", fake_fashion_root / "nowhere")
+    monkeypatch.setenv("DMZBENCH_SYSTEM_DATA", str(fake_fashion_root / "nowhere"))
     d = data.load("fashion-mnist", fake_fashion_root)
     assert d.train_images.shape == (64, 1, 32, 32) and d.test_images.shape == (32, 1, 32, 32)
     assert d.train_images.dtype == torch.uint8
@@ -24,7 +23,7 @@ def test_fashion_mnist_from_data_root(fake_fashion_root, monkeypatch):
 
 
 def test_data_root_from_environment(fake_fashion_root, monkeypatch):
-    monkeypatch.setattr(fashion_mnist, "DEBIAN_DIR", fake_fashion_root / "nowhere")
+    monkeypatch.setenv("DMZBENCH_SYSTEM_DATA", str(fake_fashion_root / "nowhere"))
     monkeypatch.setenv("DMZBENCH_DATA", str(fake_fashion_root))
     assert data.load("fashion-mnist").split_sizes == {"train": 64, "test": 32}
 
@@ -35,14 +34,15 @@ def test_missing_fashion_mnist_names_all_three_ways(tmp_path, monkeypatch):
     def offline(*a, **k):
         raise OSError("no network")
 
-    monkeypatch.setattr(fashion_mnist, "DEBIAN_DIR", tmp_path / "nowhere")
+    monkeypatch.setenv("DMZBENCH_SYSTEM_DATA", str(tmp_path / "nowhere"))
+    monkeypatch.delenv("DMZBENCH_OFFLINE")  # reach torchvision, which fails as offline
     monkeypatch.setattr(torchvision.datasets, "FashionMNIST", offline)
     (tmp_path / "empty").mkdir()
     with pytest.raises(DmzbenchError) as err:
         data.load("fashion-mnist", tmp_path / "empty")
     msg = str(err.value)
     assert "DMZBENCH_DATA" in msg and "apt-get install dataset-fashion-mnist" in msg and "online" in msg
-    assert "\n" not in msg
+    assert "\n" not in msg and "no network" in msg
 
 
 def test_truncated_idx_is_detected(tmp_path):
@@ -77,7 +77,7 @@ def test_cifar10_from_real_format_batches(tmp_path):
     assert d.train_labels.tolist() == [0, 1, 2] * 5
 
 
-@pytest.mark.skipif(not REAL_FASHION, reason="Debian package dataset-fashion-mnist not installed")
+@pytest.mark.fashion_mnist
 def test_real_fashion_mnist():
     d = data.load("fashion-mnist")
     assert d.split_sizes == {"train": 60000, "test": 10000}

@@ -8,9 +8,8 @@ import torch
 from dmzbench import runs
 from dmzbench.leaderboard import write as write_leaderboard
 from dmzbench.runner import run_task
-from tests.conftest import REAL_FASHION
 
-pytestmark = pytest.mark.skipif(not REAL_FASHION, reason="Debian package dataset-fashion-mnist not installed")
+pytestmark = pytest.mark.fashion_mnist
 CPU = torch.device("cpu")
 RECORD_KEYS = {"schema_version", "model", "task", "dataset", "seed", "metrics", "timings", "train", "device",
                "libraries", "dmzbench", "created_at"}

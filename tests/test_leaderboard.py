@@ -239,7 +239,7 @@ def test_docs_explain_every_declared_metric():
                 assert f"`{documented}`" in text, (task, metric.name)
 
 
-@pytest.mark.skipif(not __import__("tests.conftest").conftest.REAL_FASHION, reason="needs Fashion-MNIST")
+@pytest.mark.fashion_mnist
 def test_tiny_suite_runs_every_task_and_builds_the_page(tmp_path, capsys):
     from dmzbench.cli import main
 

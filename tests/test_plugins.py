@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REAL_FASHION
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -35,7 +34,7 @@ def test_plugin_is_listed_and_passes_conformance(installed_pca, tmp_path):
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-@pytest.mark.skipif(not REAL_FASHION, reason="Debian package dataset-fashion-mnist not installed")
+@pytest.mark.fashion_mnist
 def test_plugin_is_scored_by_the_probe(installed_pca, tmp_path):
     run = _dmzbench(installed_pca, tmp_path, "run", "--model", "pca", "--task", "probe", "-o", "protocol=split",
                     "--json", "--results", str(tmp_path / "results"))

@@ -9,9 +9,8 @@ import torch
 from dmzbench import runs
 from dmzbench.errors import UsageError
 from dmzbench.runner import run_task
-from tests.conftest import REAL_FASHION
 
-pytestmark = pytest.mark.skipif(not REAL_FASHION, reason="Debian package dataset-fashion-mnist not installed")
+pytestmark = pytest.mark.fashion_mnist
 CPU = torch.device("cpu")
 
 

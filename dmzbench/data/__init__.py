@@ -34,6 +34,18 @@ def load(name: str, root: str | os.PathLike | None = None) -> ImageData:
     return get_source(name).load(data_root(root))
 
 
+def system_data_dir() -> Path:
+    """Where Debian's ``dataset-*`` packages put data sets (``/usr/share/datasets``). ``$DMZBENCH_SYSTEM_DATA`` moves it:
+    the tests point it at an empty folder to play a machine without those packages."""
+    return Path(os.environ.get("DMZBENCH_SYSTEM_DATA") or "/usr/share/datasets")
+
+
+def downloads_allowed() -> bool:
+    """False when ``$DMZBENCH_OFFLINE`` is set (to anything but 0/empty): loaders then fail at once with their advice
+    instead of trying the network (the tests set it, so they never download)."""
+    return os.environ.get("DMZBENCH_OFFLINE", "") in ("", "0")
+
+
 def download_root() -> Path:
     """Where torchvision downloads go when the machine is online."""
     from dmzbench.runs import home

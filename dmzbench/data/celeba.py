@@ -37,6 +37,7 @@ def _read_partition(path: Path) -> dict[str, int]:
 
 class CelebA64:
     name = "celeba64"
+    provides = frozenset({"attributes"})
     spec = DataSpec(name="celeba64", image_size=64, channels=3, num_classes=2)
     crop = "centre178"
 

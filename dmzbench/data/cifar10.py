@@ -35,6 +35,7 @@ def _read_batches(folder: Path, names: list[str]) -> tuple[torch.Tensor, torch.T
 
 class CIFAR10:
     name = "cifar10"
+    provides = frozenset()
     spec = DataSpec(name="cifar10", image_size=32, channels=3, num_classes=10)
 
     def locate(self, root: Path | None) -> Path | None:

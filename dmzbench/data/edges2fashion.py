@@ -32,6 +32,7 @@ def sobel_edges(images: torch.Tensor, threshold: float = THRESHOLD) -> torch.Ten
 
 class Edges2Fashion:
     name = "edges2fashion"
+    provides = frozenset({"pairs"})
     spec = DataSpec(name="edges2fashion", image_size=32, channels=1, num_classes=10)
 
     def load(self, root: Path | None) -> ImageData:

@@ -1,7 +1,8 @@
 """Fashion-MNIST: 60k train / 10k test grey 28x28 images, zero-padded to 32x32.
 
-Looked up, in order: the data root (``--data-root`` / ``$DMZBENCH_DATA``), the Debian package ``dataset-fashion-mnist``,
-then a torchvision download when the machine is online.
+Looked up, in order: the data root (``--data-root`` / ``$DMZBENCH_DATA``), the Debian package ``dataset-fashion-mnist``
+(under ``$DMZBENCH_SYSTEM_DATA``, default ``/usr/share/datasets``), an earlier torchvision download, then a torchvision
+download when the machine is online (not with ``$DMZBENCH_OFFLINE``). ``dmzbench data get fashion-mnist`` fetches it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ FILES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
-DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+DEBIAN_PACKAGE = "dataset-fashion-mnist"
 # Layouts seen in the wild under a data root: flat, ./fashion-mnist/, and torchvision's ./FashionMNIST/raw/.
 SUBDIRS = ("", "fashion-mnist", "FashionMNIST/raw")
 
@@ -48,7 +49,22 @@ def read_idx(path: Path) -> np.ndarray:
     return data.reshape(dims)
 
 
-def _find(directory: Path) -> dict[str, Path] | None:
+def debian_dir() -> Path:
+    """Where the Debian package puts the files."""
+    from dmzbench.data import system_data_dir
+
+    return system_data_dir() / "fashion-mnist"
+
+
+def download(target: Path) -> None:
+    """torchvision's download (with its md5 checks) into ``target/FashionMNIST/raw``; raises when offline."""
+    from torchvision.datasets import FashionMNIST as TV
+
+    TV(str(target), train=True, download=True)
+    TV(str(target), train=False, download=True)
+
+
+def find_idx_files(directory: Path) -> dict[str, Path] | None:
     """The four files in ``directory``; None if none is there. Some but not all is an error: the missing ones would
     otherwise come from another copy, a mixed data set recorded as this folder."""
     found = {}
@@ -77,12 +93,17 @@ def check_sizes(arrays: dict[str, np.ndarray], source: Path) -> None:
 
 class FashionMNIST:
     name = "fashion-mnist"
+    provides = frozenset()  # beyond images and labels (see DatasetSource)
     spec = DataSpec(name="fashion-mnist", image_size=32, channels=1, num_classes=10)
 
     def locate(self, root: Path | None) -> dict[str, Path] | None:
+        """The four IDX files, wherever they already are on this machine (never downloads)."""
+        from dmzbench.data import download_root
+
         places = [root / sub for sub in SUBDIRS] if root is not None else []
-        for place in places + [DEBIAN_DIR]:
-            files = _find(place)
+        places += [debian_dir(), download_root() / "FashionMNIST" / "raw"]
+        for place in places:
+            files = find_idx_files(place)
             if files:
                 return files
         return None
@@ -105,22 +126,22 @@ class FashionMNIST:
         )
 
     def _download(self) -> dict[str, Path]:
-        from dmzbench.data import download_root
+        from dmzbench.data import download_root, downloads_allowed
 
         target = download_root()
         try:
-            from torchvision.datasets import FashionMNIST as TV
-
-            TV(str(target), train=True, download=True)
-            TV(str(target), train=False, download=True)
+            if not downloads_allowed():
+                raise ConnectionError("downloads are off ($DMZBENCH_OFFLINE)")
+            download(target)
         except Exception as exc:  # offline, proxy, disk: all end in the same advice
             raise DmzbenchError(
                 "Fashion-MNIST not found. Fix it one of three ways: point --data-root or DMZBENCH_DATA at a folder "
                 "holding the four IDX files (train-images-idx3-ubyte.gz, ...); or install the Debian package "
-                "(sudo apt-get install dataset-fashion-mnist); or go online so torchvision can download it "
+                f"(sudo apt-get install {DEBIAN_PACKAGE}, or `dmzbench data get fashion-mnist`, which tries each "
+                "source); or go online so torchvision can download it "
                 f"(tried into {target}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
             ) from None
-        files = _find(target / "FashionMNIST" / "raw")
+        files = find_idx_files(target / "FashionMNIST" / "raw")
         if files is None:
             raise DmzbenchError(f"torchvision's download into {target} left no IDX files; delete it and retry")
         return files

@@ -32,6 +32,7 @@ def read_pairs(folder: Path, size: int = 64) -> tuple[torch.Tensor, torch.Tensor
 
 
 class _Pix2Pix:
+    provides = frozenset({"pairs"})
     name: str
     spec: DataSpec
 

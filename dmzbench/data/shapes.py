@@ -55,6 +55,7 @@ def make_split(split: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 class Shapes:
     name = "shapes"
+    provides = frozenset({"attributes"})
     spec = DataSpec(name="shapes", image_size=32, channels=3, num_classes=2)
 
     def load(self, root: Path | None) -> ImageData:

@@ -1,0 +1,78 @@
+"""Training progress: rich's live bar on a terminal; elsewhere (a log file, a pipe, CI) one plain line every ~10 s.
+
+A live bar written to a file shows nothing until the stage ends, so a user piping a first run into a log would see no
+sign of life for minutes. ``LineProgress`` implements the part of rich's ``Progress`` API the trainer uses
+(``with``, ``add_task``, ``update``) so the training loop is the same in both cases.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+EVERY_S = 10.0
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class LineProgress:
+    """``<stage>: step 40/90 (44%), loss 0.1234, 70 img/s, ETA 0:00:25``, at most every ``every_s`` seconds and
+    once when the stage completes."""
+
+    def __init__(self, console: Console, every_s: float = EVERY_S, clock: Callable[[], float] = time.monotonic):
+        self.console, self.every_s, self.clock = console, every_s, clock
+        self.tasks: dict[int, dict[str, Any]] = {}
+
+    def __enter__(self) -> LineProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def add_task(self, description: str, total: int, completed: int = 0, **fields: Any) -> int:
+        now = self.clock()
+        self.tasks[len(self.tasks)] = dict(description=description, total=total, start_step=completed,
+                                           start_time=now, last_print=now, fields=fields)
+        return len(self.tasks) - 1
+
+    def update(self, task_id: int, *, completed: int, **fields: Any) -> None:
+        task = self.tasks[task_id]
+        task["fields"].update(fields)
+        now = self.clock()
+        if now - task["last_print"] < self.every_s and completed < task["total"]:
+            return
+        task["last_print"] = now
+        total, done_here = task["total"], completed - task["start_step"]
+        elapsed = now - task["start_time"]
+        eta = _duration((total - completed) * elapsed / done_here) if done_here > 0 else "?"
+        parts = [f"{task['description']}: step {completed}/{total} ({100 * completed // max(total, 1)}%)"]
+        if task["fields"].get("loss"):
+            parts.append(f"loss {task['fields']['loss']}")
+        if task["fields"].get("rate"):
+            parts.append(str(task["fields"]["rate"]))
+        parts.append("done" if completed >= total else f"ETA {eta}")
+        self.console.print(", ".join(parts), highlight=False, soft_wrap=True)
+
+
+def training_progress(console: Console, enabled: bool) -> Progress | LineProgress:
+    """The progress display for one training stage: a live bar on a terminal, plain lines otherwise."""
+    if enabled and not console.is_terminal:
+        return LineProgress(console)
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]}"),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not enabled,
+        transient=False,
+    )
