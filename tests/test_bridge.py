@@ -10,7 +10,7 @@ from dmzbench.api import SOURCE_DOMAIN
 from dmzbench.runner import run_task
 from tasks.bridge import BridgeSettings, CodeBridge, fit_bridge
 from tasks.transfer import Transfer, TransferConfig
-from tests.conftest import REAL_FASHION, tiny_data
+from tests.conftest import tiny_data
 
 FAST = BridgeSettings(hidden_dim=32, layers=1, batch_size=50, max_epochs=60, patience=5)
 
@@ -67,7 +67,7 @@ def test_source_domain_is_the_sources_as_a_data_set():
         src.source_domain()
 
 
-@pytest.mark.skipif(not REAL_FASHION, reason="Debian package dataset-fashion-mnist not installed")
+@pytest.mark.fashion_mnist
 def test_bridge_run_trains_one_model_per_domain_and_names_its_protocol(tmp_path):
     rec = run_task("dmz", "transfer", preset="init", device=torch.device("cpu"), results_dir=tmp_path, progress=False,
                    overrides=["protocol=bridge", "n_images=4", "steps=1", "bridge_epochs=1",

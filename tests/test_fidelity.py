@@ -179,7 +179,7 @@ def test_flip_follows_the_official_codes_and_never_touches_shapes():
 
 
 # ------------------------------------------------------------------------------------------------------------- tasks
-@pytest.mark.skipif(not __import__("tests.conftest").conftest.REAL_FASHION, reason="needs Fashion-MNIST")
+@pytest.mark.fashion_mnist
 def test_recon_and_interp_record_the_inversion_steps(tmp_path):
     from dmzbench.runner import run_task
 

@@ -43,7 +43,7 @@ def test_plugin_is_scored_by_the_probe(installed_pca, tmp_path):
     assert record["model"]["source"] == "dmzbench-pca" and 0.6 < record["metrics"]["accuracy"] < 0.9
 
 
-@pytest.mark.skipif(not REAL_FASHION, reason="Debian package dataset-fashion-mnist not installed")
+@pytest.mark.fashion_mnist
 def test_plugin_task_runs_and_reaches_the_page_with_its_directions(installed_pca, tmp_path):
     listing = _dmzbench(installed_pca, tmp_path, "ls", "tasks")
     assert listing.returncode == 0 and "knn" in listing.stdout and "neighbour_agreement ↑" in listing.stdout
