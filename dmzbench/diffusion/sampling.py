@@ -77,15 +77,23 @@ def ddim_sample(
     x = x_T.to(device) if x_T is not None else randn(shape, generator, device)
     for i in reversed(range(plan.first_evaluated, process.num_steps)):
         t = torch.full((shape[0],), i, device=device, dtype=torch.long)
-        out = denoise(x, process.model_timesteps(t)).float()
-        eps = out.chunk(2, dim=1)[0] if learned_variance else out
-        x0 = process.predict_x0(x, t, eps)
-        if clip_x0:
-            x0 = x0.clamp(-1, 1)
-            eps = process.predict_eps(x, t, x0)
+        eps, x0 = _eps_and_x0(denoise, process, x, t, learned_variance, clip_x0)
         a_prev = _extract(abar_prev, t, x.ndim)
         x = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
     return x.clamp(-1, 1) if (clip_x0 if clip_output is None else clip_output) else x
+
+
+def _eps_and_x0(denoise: Denoiser, process, x: Tensor, t: Tensor, learned_variance: bool, clip_x0: bool,
+                ) -> tuple[Tensor, Tensor]:
+    """One DDIM evaluation: eps and the predicted x0 at (x, t); with ``clip_x0`` the x0 is clipped and eps re-derived
+    from it (guided-diffusion's ``clip_denoised``), as both the sampler and the inversion do."""
+    out = denoise(x, process.model_timesteps(t)).float()
+    eps = out.chunk(2, dim=1)[0] if learned_variance else out
+    x0 = process.predict_x0(x, t, eps)
+    if clip_x0:
+        x0 = x0.clamp(-1, 1)
+        eps = process.predict_eps(x, t, x0)
+    return eps, x0
 
 
 @torch.no_grad()
@@ -112,12 +120,7 @@ def ddim_invert(
     x = x0
     for i in range(process.num_steps - plan.first_evaluated):
         t = torch.full((x.shape[0],), i, device=x.device, dtype=torch.long)
-        out = denoise(x, process.model_timesteps(t)).float()
-        eps = out.chunk(2, dim=1)[0] if learned_variance else out
-        pred_x0 = process.predict_x0(x, t, eps)
-        if clip_x0:
-            pred_x0 = pred_x0.clamp(-1, 1)
-            eps = process.predict_eps(x, t, pred_x0)
+        eps, pred_x0 = _eps_and_x0(denoise, process, x, t, learned_variance, clip_x0)
         a_next = _extract(abar_next, t, x.ndim)
         x = a_next.sqrt() * pred_x0 + (1 - a_next).sqrt() * eps
     return x
