@@ -26,8 +26,9 @@ class LineProgress:
     """``<stage>: step 40/90 (44%), loss 0.1234, 70 img/s, ETA 0:00:25``, at most every ``every_s`` seconds and
     once when the stage completes."""
 
-    def __init__(self, console: Console, every_s: float = EVERY_S, clock: Callable[[], float] = time.monotonic):
-        self.console, self.every_s, self.clock = console, every_s, clock
+    def __init__(self, console: Console, every_s: float | None = None, clock: Callable[[], float] = time.monotonic):
+        self.console, self.clock = console, clock
+        self.every_s = EVERY_S if every_s is None else every_s
         self.tasks: dict[int, dict[str, Any]] = {}
 
     def __enter__(self) -> LineProgress:

@@ -28,6 +28,7 @@ from dmzbench.api import ImageData, TrainStage, to_model_range
 from dmzbench.atomic import save_checkpoint
 from dmzbench import distributed
 from dmzbench.errors import DmzbenchError, Interrupted
+from dmzbench.progress import EVERY_S as PROGRESS_EVERY_S
 from dmzbench.progress import LineProgress, training_progress
 
 CHECKPOINT_FORMAT = "dmzbench-checkpoint-1"
@@ -226,6 +227,7 @@ class Trainer:
             shard = stage.batch_size // world
             pending: list[Tensor] = []
             last_save = self.clock()
+            last_report = time.monotonic()
             save_after = min(self.save_every_s, FIRST_SAVE_S)  # the first save comes soon; later ones every save_every_s
             t_begin = time.monotonic() - seconds
             bar = self._bar(stage, start)
@@ -258,7 +260,12 @@ class Trainer:
                     steps_this_call += 1
 
                     done = step + 1 == stage.steps
-                    if len(pending) >= self.log_every or done:  # read losses back in batches: one sync per N steps
+                    # read losses back in batches (one sync per N steps), and at least every ~10 s for the progress
+                    # line: on a slow machine N steps can outlast the periodic save, which empties the batch. Only
+                    # in one process: under torchrun the read-back is collective, so every rank must decide alike.
+                    slow = world == 1 and time.monotonic() - last_report >= PROGRESS_EVERY_S
+                    if len(pending) >= self.log_every or done or slow:
+                        last_report = time.monotonic()
                         values = distributed.mean_across_ranks(torch.stack(pending)).tolist()
                         pending.clear()
                         bad = [v for v in values if not math.isfinite(v)]

@@ -38,3 +38,24 @@ def test_a_terminal_gets_the_live_bar_and_a_pipe_the_lines():
     assert not isinstance(training_progress(Console(file=io.StringIO(), force_terminal=True), enabled=True),
                           LineProgress)
     assert not isinstance(training_progress(Console(file=io.StringIO()), enabled=False), LineProgress)
+
+
+def test_a_slow_trainer_still_reports_though_its_periodic_save_empties_the_loss_batch(tmp_path, monkeypatch):
+    """Slow steps (here: a save after every step, and 10 s = 0 s) must not starve the line: every step reports."""
+    import torch
+
+    from dmzbench import progress, train
+    from tests.conftest import tiny_data
+    from tests.fault_helpers import TinyDMZ
+
+    monkeypatch.setattr(progress, "EVERY_S", 0.0)
+    monkeypatch.setattr(train, "PROGRESS_EVERY_S", 0.0)
+    data, family = tiny_data(), TinyDMZ()
+    torch.manual_seed(0)
+    model = family.build("tiny", data.spec)
+    out = io.StringIO()
+    trainer = train.Trainer(torch.device("cpu"), console=Console(file=out, width=200), save_every_s=0, log_every=100)
+    trainer.fit(model, family.stages(model, "tiny", data.spec), data, tmp_path / "c.pt", {"m": 1}, seed=3)
+    lines = out.getvalue().splitlines()
+    assert [line.split(",")[0] for line in lines] == [f"dmz: step {s}/6 ({100 * s // 6}%)" for s in range(1, 7)]
+    assert "loss " in lines[0] and "img/s" in lines[0] and "ETA" in lines[0] and lines[-1].endswith("done")
