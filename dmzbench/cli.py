@@ -184,6 +184,12 @@ def suite(
     from dmzbench import runner, runs, suites
 
     chosen = suites.get(name)
+    _check_seed(seed)
+    from dmzbench.validate import writable_dir
+
+    writable_dir(results, "--results")
+    if out_dir is not None:  # found now, not after the whole suite ran
+        writable_dir(out_dir, "--out")
     model_list = models.split(",") if models else list(suites.BUILTIN_MODELS)
     task_list = tasks.split(",") if tasks else list(suites.TASK_DATASETS)
     for t in task_list:

@@ -38,6 +38,8 @@ CASES = [
     (RUN + ["--results", "{tmp}/afile/deeper"], 2, "cannot be created: {tmp}/afile is a file"),
     # item 8: leaderboard --out pointing at a file
     (["leaderboard", "--results", "{tmp}/good", "--out", "{tmp}/afile"], 2, "--out {tmp}/afile is a file"),
+    (["suite", "tiny", "--models", "pixels", "--results", "{tmp}/results", "--out", "{tmp}/afile"], 2,
+     "--out {tmp}/afile is a file"),
     # item 9: leaderboard input
     (["leaderboard", "--results", "{tmp}/missingkey", "--out", "{tmp}/page"], 1,
      "is not a complete result record (missing or malformed 'task')"),
