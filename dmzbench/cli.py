@@ -250,6 +250,11 @@ def suite(
         rows = suite_run.plan_rows(groups, results, cost_model, budget_s)
         _print_rows(f"suite {name}: plan ({cost_model.source})", rows)
         return
+    from dmzbench.validate import writable_dir
+
+    writable_dir(results, "--results")
+    if out_dir is not None:  # found now, not after the whole suite ran
+        writable_dir(out_dir, "--out")
     import time
 
     t0 = time.monotonic()

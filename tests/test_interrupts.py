@@ -121,3 +121,36 @@ def test_sigkill_with_a_short_save_interval_resumes_from_a_later_step_bit_exact(
     assert proc.returncode == 0, err.decode()[-2000:]
     assert f"from step {step} of stage 'dmz'" in err.decode()
     _assert_identical(reference, home)
+
+
+SIGNALLING_DATASET = '''
+import os
+import signal
+import time
+
+from tests.conftest import tiny_data
+
+
+class Signalling:
+    name = "signalling"
+    spec = tiny_data().spec
+
+    def load(self, root):
+        os.kill(os.getpid(), signal.{sig})
+        time.sleep(5)  # the handler interrupts this
+        raise AssertionError("the signal did not stop the command")
+'''
+
+
+@pytest.mark.parametrize("sig,code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_outside_training_is_one_line_and_its_exit_code(sig, code, tmp_path, capsys):
+    """Typer used to turn Ctrl-C into a silent exit 130 (and SIGTERM killed the process without a word)."""
+    from dmzbench.cli import main
+
+    (tmp_path / "signalling.py").write_text(SIGNALLING_DATASET.replace("{sig}", sig))
+    with pytest.raises(SystemExit) as exc:
+        main(["--import", str(tmp_path / "signalling.py"), "run", "--model", "pixels", "--task", "probe", "--dataset",
+              "signalling", "--results", str(tmp_path / "results")])
+    err = capsys.readouterr().err
+    assert exc.value.code == code and "interrupted; the same command resumes" in err and "Traceback" not in err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # main() put the handlers back
