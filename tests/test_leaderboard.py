@@ -175,6 +175,20 @@ def test_a_plugin_task_reaches_the_page_with_its_declared_directions(knn_task, t
     assert rows[1] == ["2", "pixels", "identity", "0.7 ± 0.01", "**0.2**"]  # ... lower distance wins
 
 
+def test_a_malformed_record_is_named(tmp_path):
+    r = tmp_path / "r"
+    path = _record(r, "dmz", "smoke", "probe", {"accuracy": 0.5})
+    record = json.loads(path.read_text())
+    record["metrics"]["accuracy"] = "high"
+    path.write_text(json.dumps(record))
+    with pytest.raises(DmzbenchError, match="metric accuracy is 'high', not a number"):
+        lb.load(r)
+    del record["model"]
+    path.write_text(json.dumps(record))
+    with pytest.raises(DmzbenchError, match="not a complete result record"):
+        lb.load(r)
+
+
 def test_a_task_that_is_not_installed_still_shows_unranked(tmp_path):
     r = tmp_path / "r"
     _record(r, "dmz", "smoke", "mystery", {"score": 3.0})
@@ -250,9 +264,10 @@ def test_tiny_suite_runs_every_task_and_builds_the_page(tmp_path, capsys):
         assert exc.code in (0, None), capsys.readouterr().err
     records = [r for r in (tmp_path / "r").rglob("*.json") if "artifacts" not in r.parts]
     assert len(records) == 12  # 2 models x 6 tasks
-    first = json.loads(records[0].read_text())
-    assert first["suite"]["name"] == "tiny" and first["reproduce"].startswith("dmzbench run --model ")
-    assert len(first["dataset"]["content_sha256"]) == 64 and first["environment"]["python"]
+    first = json.loads(next(r for r in records if r.name.startswith("dmz-init-")).read_text())
+    assert first["suite"]["name"] == "tiny" and first["reproduce"].startswith("dmzbench run --model dmz --preset init")
+    preset = registry.get("model", "dmz")().preset_config("init")  # the resolved hyperparameters, not just "init"
+    assert first["environment"]["python"] and first["model"]["config"] == json.loads(json.dumps(preset))
     page = (tmp_path / "page" / "leaderboard.md").read_text()
     assert "skipped: pixels cannot generate" in page and "| dmz | init |" in page
     assert "Machinery test" in page
