@@ -284,3 +284,22 @@ def test_tiny_suite_runs_every_task_and_builds_the_page(tmp_path, capsys):
     record = next(r for r in records if "probe" in r.parts)
     record.write_text(record.read_text().replace('"accuracy": 0.', '"accuracy": 0.0'))
     assert check() != 0 and "no longer matches" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not __import__("tests.conftest").conftest.REAL_FASHION, reason="needs Fashion-MNIST")
+def test_suite_over_several_seeds_shows_the_std_over_seeds(tmp_path, capsys):
+    from dmzbench.cli import main
+
+    def suite(*extra) -> int:
+        try:
+            main(["suite", "tiny", "--models", "pixels", "--tasks", "probe", "--results", str(tmp_path / "r"),
+                  "--out", str(tmp_path / "page"), "--device", "cpu", *extra])
+        except SystemExit as exc:
+            return exc.code or 0
+        return 0
+
+    assert suite("--seeds", "0,x") == 2 and "--seeds must be comma-separated integers" in capsys.readouterr().err
+    assert suite("--seeds", "0,1") == 0
+    assert len(list((tmp_path / "r" / "probe").glob("pixels-identity-fashion-mnist-seed*.json"))) == 2
+    rows = _rows((tmp_path / "page" / "leaderboard.md").read_text(), "Representation")
+    assert rows[0][:3] == ["1", "pixels", "identity"] and rows[0][3].endswith("(2 seeds)**")
