@@ -98,18 +98,10 @@ def load_runs(results: Path) -> list[Run]:
     latest: dict[tuple, Run] = {}
     for path in sorted(p for p in results.rglob("*.json") if "artifacts" not in p.parts):
         rec = read_record(path)
-        try:  # a record missing a key is named, not a KeyError traceback
-            task = rec["task"]
-            run = Run(rec["model"]["name"], rec["model"]["preset"], rec["dataset"]["name"], task["name"],
-                      int(rec["seed"]), config_key(task), task.get("config") or {}, task.get("details") or {},
-                      dict(rec["metrics"]), path.relative_to(results).as_posix(), rec)
-        except (KeyError, TypeError, AttributeError, ValueError) as exc:
-            raise DmzbenchError(f"{path} is not a complete result record (missing or malformed {exc}); delete it or "
-                                "re-run its task") from None
-        for metric, value in run.metrics.items():
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                raise DmzbenchError(f"{path}: metric {metric} is {value!r}, not a number; delete the record or re-run "
-                                    "its task")
+        task = rec["task"]
+        run = Run(rec["model"]["name"], rec["model"]["preset"], rec["dataset"]["name"], task["name"], int(rec["seed"]),
+                  config_key(task), task.get("config") or {}, task.get("details") or {}, rec["metrics"],
+                  path.relative_to(results).as_posix(), rec)
         ident = (run.task, run.model, run.preset, run.dataset, run.key, run.seed)
         if ident not in latest or rec.get("created_at", "") >= latest[ident].record.get("created_at", ""):
             latest[ident] = run

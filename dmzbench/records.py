@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import platform
 import shlex
@@ -84,6 +85,19 @@ def reproduce_command(model: str, preset: str, task: str, dataset: str, seed: in
     args = ["dmzbench", "run", "--model", model, "--preset", preset, "--task", task, "--dataset", dataset,
             "--seed", str(seed)] + [a for o in overrides for a in ("-o", o)] + (["--compile"] if compile else [])
     return shlex.join(args)
+
+
+def content_sha256(data: Any) -> str:
+    """sha256 of the images, labels, attributes and paired sources as loaded (an ``ImageData``): what the numbers were
+    computed from, whatever the files' format or folder."""
+    h = hashlib.sha256()
+    for name in ("train_images", "train_labels", "test_images", "test_labels", "train_attributes", "test_attributes",
+                 "train_sources", "test_sources"):
+        tensor = getattr(data, name, None)
+        if tensor is not None:
+            h.update(f"{name}{tuple(tensor.shape)}{tensor.dtype}".encode())
+            h.update(tensor.contiguous().cpu().numpy().tobytes())
+    return h.hexdigest()
 
 
 def environment() -> dict[str, Any]:

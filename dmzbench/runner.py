@@ -17,7 +17,8 @@ from dmzbench.api import Baseline, DataSpec, ImageData, ModelAdapter, TaskContex
 from dmzbench.atomic import CorruptCheckpoint, load_checkpoint_file, previous, save_checkpoint, sha256_file, torch_save
 from dmzbench.config import apply_overrides
 from dmzbench.errors import DmzbenchError, UsageError, did_you_mean
-from dmzbench.records import ResultRecord, config_key, distribution_version, reproduce_command, run_stem
+from dmzbench.records import (ResultRecord, config_key, content_sha256, distribution_version, reproduce_command,
+                              run_stem)
 from dmzbench.train import CHECKPOINT_FORMAT, StageSummary, Trainer, train_summary
 
 console = Console(stderr=True)
@@ -277,7 +278,8 @@ def run_task(
                "source_version": distribution_version(registry.source("model", model)), "info": dataclasses.asdict(info),
                "dependencies": loaded.dependencies if loaded else {}, "config": baseline.preset_config(preset)},
         task={**task_record, "details": ctx.details},
-        dataset={"name": dataset, "splits": images.split_sizes, "source": images.source},
+        dataset={"name": dataset, "splits": images.split_sizes, "source": images.source,
+                 "content_sha256": content_sha256(images)},
         seed=seed,
         metrics={k: float(v) for k, v in metrics.items()},
         timings={"model_s": round(loaded.seconds, 3) if loaded else 0.0, "task_s": round(time.monotonic() - t_task, 3),

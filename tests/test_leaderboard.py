@@ -268,6 +268,7 @@ def test_tiny_suite_runs_every_task_and_builds_the_page(tmp_path, capsys):
     assert first["suite"]["name"] == "tiny" and first["reproduce"].startswith("dmzbench run --model dmz --preset init")
     preset = registry.get("model", "dmz")().preset_config("init")  # the resolved hyperparameters, not just "init"
     assert first["environment"]["python"] and first["model"]["config"] == json.loads(json.dumps(preset))
+    assert len(first["dataset"]["content_sha256"]) == 64
     page = (tmp_path / "page" / "leaderboard.md").read_text()
     assert "skipped: pixels cannot generate" in page and "| dmz | init |" in page
     assert "Machinery test" in page
