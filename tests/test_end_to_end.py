@@ -13,7 +13,7 @@ from tests.conftest import REAL_FASHION
 pytestmark = pytest.mark.skipif(not REAL_FASHION, reason="Debian package dataset-fashion-mnist not installed")
 CPU = torch.device("cpu")
 RECORD_KEYS = {"schema_version", "model", "task", "dataset", "seed", "metrics", "timings", "train", "device",
-               "libraries", "dmzbench", "created_at"}
+               "libraries", "dmzbench", "created_at", "suite", "environment", "reproduce"}
 
 
 def test_pixels_split_probe_matches_the_dataset_benchmark(tmp_path):
@@ -43,4 +43,4 @@ def test_dmz_init_probe_record_and_reuse(tmp_path):
 
     out = write_leaderboard(tmp_path, tmp_path / "board")
     page = out[0].read_text()
-    assert "| dmz | init | fashion-mnist |" in page and "probe.accuracy" in page
+    assert "| 1 | dmz | init |" in page and "probe.accuracy ↑ [fashion-mnist]" in page  # one row per model+preset
