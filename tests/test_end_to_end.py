@@ -12,7 +12,7 @@ from dmzbench.runner import run_task
 pytestmark = pytest.mark.fashion_mnist
 CPU = torch.device("cpu")
 RECORD_KEYS = {"schema_version", "model", "task", "dataset", "seed", "metrics", "timings", "train", "device",
-               "libraries", "dmzbench", "created_at"}
+               "libraries", "dmzbench", "created_at", "suite", "environment", "reproduce"}
 
 
 def test_pixels_split_probe_matches_the_dataset_benchmark(tmp_path):
@@ -42,4 +42,4 @@ def test_dmz_init_probe_record_and_reuse(tmp_path):
 
     out = write_leaderboard(tmp_path, tmp_path / "board")
     page = out[0].read_text()
-    assert "| dmz | init | fashion-mnist |" in page and "probe.accuracy" in page
+    assert "| 1 | dmz | init |" in page and "probe.accuracy ↑ [fashion-mnist]" in page  # one row per model+preset

@@ -175,6 +175,20 @@ def test_a_plugin_task_reaches_the_page_with_its_declared_directions(knn_task, t
     assert rows[1] == ["2", "pixels", "identity", "0.7 ± 0.01", "**0.2**"]  # ... lower distance wins
 
 
+def test_a_malformed_record_is_named(tmp_path):
+    r = tmp_path / "r"
+    path = _record(r, "dmz", "smoke", "probe", {"accuracy": 0.5})
+    record = json.loads(path.read_text())
+    record["metrics"]["accuracy"] = "high"
+    path.write_text(json.dumps(record))
+    with pytest.raises(DmzbenchError, match="metric accuracy is 'high', not a number"):
+        lb.load(r)
+    del record["model"]
+    path.write_text(json.dumps(record))
+    with pytest.raises(DmzbenchError, match="not a complete result record"):
+        lb.load(r)
+
+
 def test_a_task_that_is_not_installed_still_shows_unranked(tmp_path):
     r = tmp_path / "r"
     _record(r, "dmz", "smoke", "mystery", {"score": 3.0})
@@ -250,9 +264,11 @@ def test_tiny_suite_runs_every_task_and_builds_the_page(tmp_path, capsys):
         assert exc.code in (0, None), capsys.readouterr().err
     records = [r for r in (tmp_path / "r").rglob("*.json") if "artifacts" not in r.parts]
     assert len(records) == 12  # 2 models x 6 tasks
-    first = json.loads(records[0].read_text())
-    assert first["suite"]["name"] == "tiny" and first["reproduce"].startswith("dmzbench run --model ")
-    assert len(first["dataset"]["content_sha256"]) == 64 and first["environment"]["python"]
+    first = json.loads(next(r for r in records if r.name.startswith("dmz-init-")).read_text())
+    assert first["suite"]["name"] == "tiny" and first["reproduce"].startswith("dmzbench run --model dmz --preset init")
+    preset = registry.get("model", "dmz")().preset_config("init")  # the resolved hyperparameters, not just "init"
+    assert first["environment"]["python"] and first["model"]["config"] == json.loads(json.dumps(preset))
+    assert len(first["dataset"]["content_sha256"]) == 64
     page = (tmp_path / "page" / "leaderboard.md").read_text()
     assert "skipped: pixels cannot generate" in page and "| dmz | init |" in page
     assert "Machinery test" in page
@@ -269,3 +285,22 @@ def test_tiny_suite_runs_every_task_and_builds_the_page(tmp_path, capsys):
     record = next(r for r in records if "probe" in r.parts)
     record.write_text(record.read_text().replace('"accuracy": 0.', '"accuracy": 0.0'))
     assert check() != 0 and "no longer matches" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not __import__("tests.conftest").conftest.REAL_FASHION, reason="needs Fashion-MNIST")
+def test_suite_over_several_seeds_shows_the_std_over_seeds(tmp_path, capsys):
+    from dmzbench.cli import main
+
+    def suite(*extra) -> int:
+        try:
+            main(["suite", "tiny", "--models", "pixels", "--tasks", "probe", "--results", str(tmp_path / "r"),
+                  "--out", str(tmp_path / "page"), "--device", "cpu", *extra])
+        except SystemExit as exc:
+            return exc.code or 0
+        return 0
+
+    assert suite("--seeds", "0,x") == 2 and "--seeds must be comma-separated integers" in capsys.readouterr().err
+    assert suite("--seeds", "0,1") == 0
+    assert len(list((tmp_path / "r" / "probe").glob("pixels-identity-fashion-mnist-seed*.json"))) == 2
+    rows = _rows((tmp_path / "page" / "leaderboard.md").read_text(), "Representation")
+    assert rows[0][:3] == ["1", "pixels", "identity"] and rows[0][3].endswith("(2 seeds)**")
