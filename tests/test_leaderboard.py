@@ -269,3 +269,20 @@ def test_tiny_suite_runs_every_task_and_builds_the_page(tmp_path, capsys):
     record = next(r for r in records if "probe" in r.parts)
     record.write_text(record.read_text().replace('"accuracy": 0.', '"accuracy": 0.0'))
     assert check() != 0 and "no longer matches" in capsys.readouterr().err
+
+
+def test_a_non_default_protocol_has_its_own_file_and_column(results):
+    """Two protocols never share a record file or a ranked column."""
+    rec = ResultRecord(
+        model={"name": "dmz", "preset": "smoke"},
+        task={"name": "probe", "version": "1", "config": {"protocol": "dmz-official"}, "variant": "dmz-official",
+              "details": {}},
+        dataset={"name": "fashion-mnist", "splits": {}}, seed=0, metrics={"accuracy": 0.99, "accuracy_std": 0.0},
+        timings={}, train={}, device="cpu (test)",
+    )
+    assert rec.write(results).name == "dmz-smoke-fashion-mnist-seed0+dmz-official.json"
+    assert (results / "probe" / "dmz-smoke-fashion-mnist-seed0.json").exists()  # the default's record survives
+    page = lb.markdown(lb.load(results))
+    assert "probe[dmz-official].accuracy" in page
+    assert "| pixels | identity | fashion-mnist | **0.84** |" in page  # 0.99 under another protocol outranks nothing
+    assert "**0.99**" in page  # best of its own column
