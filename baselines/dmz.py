@@ -189,18 +189,30 @@ class DMZAdapter:
 
     @torch.no_grad()
     def interpolate(self, a: Tensor, b: Tensor, *, frames: int, steps: int, seed: int) -> Tensor:
-        """Flip the bits in which the two (most likely) codes differ, one at a time in index order; the frames are
-        evenly spaced along that path, each decoded with the same noise."""
-        bits_a, bits_b = (self.encode(torch.stack([a, b])).cpu() > 0.5).float()
-        differ = (bits_a != bits_b).nonzero().flatten().tolist()
-        codes = []
-        for k in range(frames):
-            bits = bits_a.clone()
-            flips = differ[: round(k * len(differ) / max(frames - 1, 1))]
-            bits[flips] = bits_b[flips]
-            codes.append(bits)
+        """The official ``interpolate_z`` path (ddpm_eval.py, order 0): each image's code is a hard sample of its
+        posterior (the official thresholds a soft Gumbel sample at 0.5: a Bernoulli(p) draw, here from a generator
+        seeded by ``seed``); the bits in which the two codes differ are flipped in index order, frame k of the
+        frames - 2 inner ones taking the first floor(k * n_differ / (frames - 1)) of them.
+        Toolkit choice (the interp task's rule for every family): every frame is decoded with the same noise, x_T AND
+        each ancestral step's noise; the official shares only x_T, so its frames also differ by fresh sampler noise."""
+        g = torch.Generator().manual_seed(seed)
+        bits_a, bits_b = torch.bernoulli(self.encode(torch.stack([a, b])).cpu(), generator=g)
+        codes = interpolation_codes(bits_a, bits_b, frames)
         return torch.cat([self.decode(one_hot_pairs(c[None]), steps, torch.Generator().manual_seed(seed))
                           for c in codes])
+
+
+def interpolation_codes(bits_a: Tensor, bits_b: Tensor, frames: int) -> Tensor:
+    """(frames, d): ``interpolate_z``'s path from bits_a to bits_b (ends exact, inner frames flip a floor-spaced prefix
+    of the differing indices)."""
+    differ = (bits_a != bits_b).nonzero().flatten()
+    step = len(differ) / (frames - 1)
+    path = bits_a.repeat(frames, 1)
+    for k in range(1, frames - 1):
+        flips = differ[: int(k * step)]
+        path[k, flips] = bits_b[flips]
+    path[-1] = bits_b
+    return path
 
 
 _PAPER = dict(  # official 32 px configuration (CIFAR-10): 68.6M UNet parameters
