@@ -73,7 +73,7 @@ def test_bridge_run_trains_one_model_per_domain_and_names_its_protocol(tmp_path)
                    overrides=["protocol=bridge", "n_images=4", "steps=1", "bridge_epochs=1",
                               "bridge_train_images=200"])
     assert {"fid", "mse", "ssim"} == set(rec.metrics) and rec.task["config"]["protocol"] == "bridge"
-    assert rec.task["mode"] == "" and rec.task["variant"] == "bridge"
+    assert rec.task["mode"] == "" and rec.task["variant"] == "bridge" and "preprocessing" in rec.dataset
     assert runs.checkpoint_path("dmz", "init", "edges2fashion", 0).exists()  # the target-domain model
     assert runs.checkpoint_path("dmz", "init", "edges2fashion", 0, SOURCE_DOMAIN).exists()
     assert not runs.checkpoint_path("dmz", "init", "edges2fashion", 0, "paired").exists()
