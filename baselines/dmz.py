@@ -14,7 +14,9 @@ From the paper and official code:
 - generation: z ~ Bernoulli(0.5)^d as one-hot pairs, then ancestral sampling respaced to T steps.
 
 Toolkit choices (the paper is silent or the CPU needs them):
-- ``encode`` returns the per-bit probabilities p(bit = 1) = softmax(logits)[..., 1]: deterministic, what probes use;
+- ``encode`` returns the per-bit probabilities p(bit = 1) = softmax(logits)[..., 1]: deterministic, what probes use by
+  default; ``encode_sample`` gives the official evaluation's latent (one soft Gumbel-softmax sample, 2d values) for the
+  probe/AUROC ``dmz-official`` protocol; ``decode_latent`` thresholds p at 0.5 and decodes (the bridge transfer);
 - ``reconstruct`` draws the hard code with a Bernoulli(p) sample from the caller's generator (the same distribution as the
   hard Gumbel-softmax sample of the official eval, but reproducible under a seed);
 - the importance sampler keeps and updates its loss history on the device (fixed-shape ops, no host sync);
@@ -28,6 +30,8 @@ Toolkit choices (the paper is silent or the CPU needs them):
   The latent is used (an image's own code lowers the eps error against another image's code by 2% at t=50 and 30% at
   t=800) but 16 bits cannot pin a 32x32 image down, so a random-x_T decode is a sample near its source, not a copy;
 - ``bits`` stays 16 (the paper's 32 px value) on every 32 px data set; the paper gives no Fashion-MNIST value;
+- paper presets: ``cifar10-paper`` (32 px), ``celeba64-paper`` and ``edges2handbags-paper`` (64 px, see below); each
+  refuses another image size; deliberate differences from the official code are in docs/fidelity-dmz.md;
 - ``init`` has the ``smoke`` architecture; its encoder (the part a probe sees) is the same in init, smoke and small;
 - gradient clipping at 1.0 (guided-diffusion has none in fp32; it keeps CPU smoke runs stable).
 """
