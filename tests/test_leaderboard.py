@@ -271,18 +271,13 @@ def test_tiny_suite_runs_every_task_and_builds_the_page(tmp_path, capsys):
     assert check() != 0 and "no longer matches" in capsys.readouterr().err
 
 
-def test_a_non_default_protocol_has_its_own_file_and_column(results):
-    """Two protocols never share a record file or a ranked column."""
-    rec = ResultRecord(
-        model={"name": "dmz", "preset": "smoke"},
-        task={"name": "probe", "version": "1", "config": {"protocol": "dmz-official"}, "variant": "dmz-official",
-              "details": {}},
-        dataset={"name": "fashion-mnist", "splits": {}}, seed=0, metrics={"accuracy": 0.99, "accuracy_std": 0.0},
-        timings={}, train={}, device="cpu (test)",
-    )
-    assert rec.write(results).name == "dmz-smoke-fashion-mnist-seed0+dmz-official.json"
-    assert (results / "probe" / "dmz-smoke-fashion-mnist-seed0.json").exists()  # the default's record survives
-    page = lb.markdown(lb.load(results))
-    assert "probe[dmz-official].accuracy" in page
-    assert "| pixels | identity | fashion-mnist | **0.84** |" in page  # 0.99 under another protocol outranks nothing
-    assert "**0.99**" in page  # best of its own column
+
+def test_two_probe_protocols_get_two_files_and_two_columns(tmp_path):
+    """dmz-official and kfold5 measure different things: never one file, never one ranked column."""
+    r = tmp_path / "results"
+    a = _record(r, "dmz", "smoke", "probe", {"accuracy": 0.70, "accuracy_std": 0.01}, config={"protocol": "kfold5"})
+    b = _record(r, "dmz", "smoke", "probe", {"accuracy": 0.99, "accuracy_std": 0.01},
+                config={"protocol": "dmz-official"})
+    assert a != b and a.exists() and b.exists()
+    page = lb.markdown(lb.load(r))
+    assert "protocol=dmz-official" in page and "protocol=kfold5" in page
