@@ -14,7 +14,9 @@ From the paper and official code:
 - generation: z ~ Bernoulli(0.5)^d as one-hot pairs, then ancestral sampling respaced to T steps.
 
 Toolkit choices (the paper is silent or the CPU needs them):
-- ``encode`` returns the per-bit probabilities p(bit = 1) = softmax(logits)[..., 1]: deterministic, what probes use;
+- ``encode`` returns the per-bit probabilities p(bit = 1) = softmax(logits)[..., 1]: deterministic, what probes use by
+  default; ``encode_sample`` gives the official evaluation's latent (one soft Gumbel-softmax sample, 2d values) for the
+  probe/AUROC ``dmz-official`` protocol; ``decode_latent`` thresholds p at 0.5 and decodes (the bridge transfer);
 - ``reconstruct`` draws the hard code with a Bernoulli(p) sample from the caller's generator (the same distribution as the
   hard Gumbel-softmax sample of the official eval, but reproducible under a seed);
 - the importance sampler keeps and updates its loss history on the device (fixed-shape ops, no host sync);
@@ -28,6 +30,8 @@ Toolkit choices (the paper is silent or the CPU needs them):
   The latent is used (an image's own code lowers the eps error against another image's code by 2% at t=50 and 30% at
   t=800) but 16 bits cannot pin a 32x32 image down, so a random-x_T decode is a sample near its source, not a copy;
 - ``bits`` stays 16 (the paper's 32 px value) on every 32 px data set; the paper gives no Fashion-MNIST value;
+- paper presets: ``cifar10-paper`` (32 px), ``celeba64-paper`` and ``edges2handbags-paper`` (64 px, see below); each
+  refuses another image size; deliberate differences from the official code are in docs/fidelity-dmz.md;
 - ``init`` has the ``smoke`` architecture; its encoder (the part a probe sees) is the same in init, smoke and small;
 - gradient clipping at 1.0 (guided-diffusion has none in fp32; it keeps CPU smoke runs stable).
 """
@@ -189,18 +193,30 @@ class DMZAdapter:
 
     @torch.no_grad()
     def interpolate(self, a: Tensor, b: Tensor, *, frames: int, steps: int, seed: int) -> Tensor:
-        """Flip the bits in which the two (most likely) codes differ, one at a time in index order; the frames are
-        evenly spaced along that path, each decoded with the same noise."""
-        bits_a, bits_b = (self.encode(torch.stack([a, b])).cpu() > 0.5).float()
-        differ = (bits_a != bits_b).nonzero().flatten().tolist()
-        codes = []
-        for k in range(frames):
-            bits = bits_a.clone()
-            flips = differ[: round(k * len(differ) / max(frames - 1, 1))]
-            bits[flips] = bits_b[flips]
-            codes.append(bits)
+        """The official ``interpolate_z`` path (ddpm_eval.py, order 0): each image's code is a hard sample of its
+        posterior (the official thresholds a soft Gumbel sample at 0.5: a Bernoulli(p) draw, here from a generator
+        seeded by ``seed``); the bits in which the two codes differ are flipped in index order, frame k of the
+        frames - 2 inner ones taking the first floor(k * n_differ / (frames - 1)) of them.
+        Toolkit choice (the interp task's rule for every family): every frame is decoded with the same noise, x_T AND
+        each ancestral step's noise; the official shares only x_T, so its frames also differ by fresh sampler noise."""
+        g = torch.Generator().manual_seed(seed)
+        bits_a, bits_b = torch.bernoulli(self.encode(torch.stack([a, b])).cpu(), generator=g)
+        codes = interpolation_codes(bits_a, bits_b, frames)
         return torch.cat([self.decode(one_hot_pairs(c[None]), steps, torch.Generator().manual_seed(seed))
                           for c in codes])
+
+
+def interpolation_codes(bits_a: Tensor, bits_b: Tensor, frames: int) -> Tensor:
+    """(frames, d): ``interpolate_z``'s path from bits_a to bits_b (ends exact, inner frames flip a floor-spaced prefix
+    of the differing indices)."""
+    differ = (bits_a != bits_b).nonzero().flatten()
+    step = len(differ) / (frames - 1)
+    path = bits_a.repeat(frames, 1)
+    for k in range(1, frames - 1):
+        flips = differ[: int(k * step)]
+        path[k, flips] = bits_b[flips]
+    path[-1] = bits_b
+    return path
 
 
 _PAPER = dict(  # official 32 px configuration (CIFAR-10): 68.6M UNet parameters

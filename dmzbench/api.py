@@ -52,6 +52,9 @@ class ImageData:
     # Paired data sets (edges -> photo): the source-domain image of each (target) image.
     train_sources: Tensor | None = None
     test_sources: Tensor | None = None
+    # How the images were made from the files (crop, resize, split rule), recorded with every result: papers differ
+    # (CelebA-64: DMZ/InfoDiffusion vs DiffAE/PDAE crops), and numbers of two preprocessings are not comparable.
+    preprocessing: str = ""
 
     def split(self, name: Literal["train", "test"]) -> tuple[Tensor, Tensor]:
         return (self.train_images, self.train_labels) if name == "train" else (self.test_images, self.test_labels)

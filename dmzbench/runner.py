@@ -322,7 +322,7 @@ def run_task(
                "dependencies": loaded.dependencies if loaded else {}, "config": baseline.preset_config(preset)},
         task={**task_record, "details": ctx.details},
         dataset={"name": dataset, "splits": images.split_sizes, "source": images.source,
-                 "content_sha256": data.content_sha256(images)},
+                 "content_sha256": data.content_sha256(images), "preprocessing": images.preprocessing},
         seed=seed,
         metrics={k: float(v) for k, v in metrics.items()},
         timings={"model_s": round(loaded.seconds, 3) if loaded else 0.0, "task_s": round(time.monotonic() - t_task, 3),

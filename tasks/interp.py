@@ -91,7 +91,8 @@ class Interp:
                 strips.append(path)
         save_grid(ctx.output_dir / "interpolations.png", torch.cat(strips), config.frames)
         ctx.details.update(space.describe(), n_pairs=config.n_pairs, frames=config.frames, decode_steps=config.steps,
-                           path=adapter.info.latent_kind, seed=ctx.seed)
+                           path=adapter.info.latent_kind, seed=ctx.seed,
+                           noise="shared by every frame: x_T and each sampling step's noise")
         per_pair = {"step_mean": torch.tensor(means, dtype=torch.float64),
                     "step_max_over_mean": torch.tensor(ratios, dtype=torch.float64)}
         return with_standard_errors({k: v.mean().item() for k, v in per_pair.items()}, per_pair)

@@ -133,6 +133,9 @@ def test_celeba64_from_torchvision_layout(tmp_path):
         assert d.attribute_names == ("Smiling", "Young")
         assert d.train_attributes.tolist() == [[0, 1], [1, 0], [0, 0]]
         assert d.test_labels.tolist() == [0, 1]  # Smiling of 000005, 000006
+    # the record names the crop: the two variants' preprocessings differ and say which
+    crops = {name: data.load(name, tmp_path).preprocessing for name in ("celeba64", "celeba64-d2c")}
+    assert crops["celeba64"].startswith("centre crop 178x178") and crops["celeba64-d2c"].startswith("D2C crop")
 
 
 def test_pix2pix_side_by_side_pairs(tmp_path):

@@ -76,3 +76,29 @@ def test_encode_sample_is_the_official_soft_gumbel_pairs():
     hard = (pairs[..., 1] > 0.5).float()
     assert (hard.mean(0) - p.mean(0)).abs().max() < 0.1
     assert not torch.equal(hard, (p > 0.5).float())  # a sample, not the most likely code
+
+
+def test_interpolation_codes_follow_interpolate_z():
+    """ddpm_eval.py interpolate_z: inner frame k flips the first floor(k * n_differ / (frames - 1)) differing bits."""
+    from baselines.dmz import interpolation_codes
+
+    a = torch.zeros(10)
+    b = torch.tensor([1.0, 0, 1, 1, 0, 1, 1, 0, 1, 1])  # 7 differing bits, at 0, 2, 3, 5, 6, 8, 9
+    path = interpolation_codes(a, b, frames=5)
+    assert torch.equal(path[0], a) and torch.equal(path[-1], b)
+    assert [int((p != a).sum()) for p in path] == [0, 1, 3, 5, 7]  # floor(1.75), floor(3.5), floor(5.25)
+    assert torch.equal(path[2], torch.tensor([1.0, 0, 1, 1, 0, 0, 0, 0, 0, 0]))  # index order
+
+
+def test_interpolate_starts_from_sampled_codes():
+    """The official path thresholds a posterior sample, not the most likely code."""
+    from baselines.dmz import one_hot_pairs
+
+    model = DMZ().build("init", DataSpec("fashion-mnist", 32, 1, 10)).eval()
+    adapter = DMZ().adapter(model, "init", model.spec)
+    seen = []
+    adapter.decode = lambda code, steps, g: seen.append(code) or torch.zeros(len(code), 1, 32, 32)
+    a, b = torch.rand(2, 1, 32, 32) * 2 - 1
+    adapter.interpolate(a, b, frames=4, steps=1, seed=7)
+    expected = torch.bernoulli(adapter.encode(torch.stack([a, b])), generator=torch.Generator().manual_seed(7))
+    assert torch.equal(seen[0], one_hot_pairs(expected[:1])) and torch.equal(seen[-1], one_hot_pairs(expected[1:]))

@@ -287,7 +287,7 @@ def test_tiny_suite_runs_every_task_and_builds_the_page(tmp_path, capsys):
     assert check() != 0 and "no longer matches" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not __import__("tests.conftest").conftest.REAL_FASHION, reason="needs Fashion-MNIST")
+@pytest.mark.fashion_mnist
 def test_suite_over_several_seeds_shows_the_std_over_seeds(tmp_path, capsys):
     from dmzbench.cli import main
 
@@ -304,3 +304,13 @@ def test_suite_over_several_seeds_shows_the_std_over_seeds(tmp_path, capsys):
     assert len(list((tmp_path / "r" / "probe").glob("pixels-identity-fashion-mnist-seed*.json"))) == 2
     rows = _rows((tmp_path / "page" / "leaderboard.md").read_text(), "Representation")
     assert rows[0][:3] == ["1", "pixels", "identity"] and rows[0][3].endswith("(2 seeds)**")
+
+def test_two_probe_protocols_get_two_files_and_two_columns(tmp_path):
+    """dmz-official and kfold5 measure different things: never one file, never one ranked column."""
+    r = tmp_path / "results"
+    a = _record(r, "dmz", "smoke", "probe", {"accuracy": 0.70, "accuracy_std": 0.01}, config={"protocol": "kfold5"})
+    b = _record(r, "dmz", "smoke", "probe", {"accuracy": 0.99, "accuracy_std": 0.01},
+                config={"protocol": "dmz-official"})
+    assert a != b and a.exists() and b.exists()
+    page = lb.markdown(lb.load(r))
+    assert "protocol=dmz-official" in page and "protocol=kfold5" in page

@@ -93,3 +93,29 @@ def test_dmz_official_binary_thresholds_at_half():
 def test_binary_belongs_to_dmz_official():
     with pytest.raises(ValueError, match="dmz-official"):
         ProbeConfig(binary=True)
+
+
+def test_auroc_dmz_official_joins_splits_without_a_scaler():
+    from sklearn.metrics import roc_auc_score
+
+    from tasks.auroc import AUROC, AUROCConfig
+
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(250, 5)) * 30.0
+    attrs = np.stack([(x[:, 0] + rng.normal(size=250) * 20 > 0), (x[:, 1] > 10)], 1).astype(np.int64)
+    base = tiny_data(n=250)
+    data = base.__class__(base.spec, base.train_images[:200], torch.zeros(200), base.test_images[:50], torch.zeros(50),
+                          "t", train_attributes=torch.from_numpy(attrs[:200]),
+                          test_attributes=torch.from_numpy(attrs[200:]), attribute_names=("a", "b"))
+    ctx = _ctx({"train": torch.from_numpy(x[:200]), "test": torch.from_numpy(x[200:])})
+    out = AUROC().run(None, data, AUROCConfig(protocol="dmz-official", max_images=0), ctx)
+    per_attr = []
+    for a in range(2):
+        folds = [roc_auc_score(attrs[te, a], LogisticRegression().fit(x[tr], attrs[tr, a]).predict_proba(x[te])[:, 1])
+                 for tr, te in KFold(5, shuffle=True, random_state=0).split(x)]
+        per_attr.append(folds)
+    ref = np.array(per_attr)
+    assert out["auroc_a"] == pytest.approx(ref[0].mean(), abs=1e-12)
+    assert out["auroc_mean"] == pytest.approx(ref.mean(), abs=1e-12)
+    assert out["auroc_fold_std"] == pytest.approx(ref.mean(0).std(), abs=1e-12)
+    assert ctx.details["joined_splits"] == {"train": 200, "test": 50}

@@ -2,7 +2,9 @@
 ``<root>/celeba/img_align_celeba/*.jpg``, ``list_attr_celeba.txt``, ``list_eval_partition.txt``.
 
 Two preprocessings, as the papers differ:
-- ``celeba64`` (DMZ / InfoDiffusion): centre crop 178x178 of the 178x218 aligned image, resized to 64;
+- ``celeba64`` (InfoDiffusion): centre crop 178x178 of the 178x218 aligned image, resized to 64 (official DMZ,
+  datasets/celeba64_npz.py, resizes the whole 178x218 image to 64x64 without a crop and tests on everything after
+  index 162,770, i.e. validation + test: not offered, see docs/fidelity-dmz.md);
 - ``celeba64-d2c`` (DiffAE / PDAE, D2C's crop): the 128x128 box at x 25..153, y 57..185, resized to 64.
 Train = partition 0, test = partition 2 (validation, partition 1, is not used).
 """
@@ -40,6 +42,8 @@ class CelebA64:
     provides = frozenset({"attributes"})
     spec = DataSpec(name="celeba64", image_size=64, channels=3, num_classes=2)
     crop = "centre178"
+    preprocessing = ("centre crop 178x178 of the 178x218 aligned image, Lanczos resize to 64 (InfoDiffusion); "
+                     "train = partition 0, test = partition 2")
 
     def _box(self, w: int, h: int) -> tuple[int, int, int, int]:
         if self.crop == "d2c":
@@ -78,10 +82,12 @@ class CelebA64:
         smiling = names.index("Smiling")  # the class label for the probe; AUROC uses all 40
         return ImageData(self.spec, train_x, train_a[:, smiling].clone(), test_x, test_a[:, smiling].clone(),
                          source=str(folder), train_attributes=train_a, test_attributes=test_a,
-                         attribute_names=tuple(names))
+                         attribute_names=tuple(names), preprocessing=self.preprocessing)
 
 
 class CelebA64D2C(CelebA64):
     name = "celeba64-d2c"
     spec = DataSpec(name="celeba64-d2c", image_size=64, channels=3, num_classes=2)
     crop = "d2c"
+    preprocessing = ("D2C crop: the 128x128 box x 25..153, y 57..185, Lanczos resize to 64 (DiffAE / PDAE); "
+                     "train = partition 0, test = partition 2")
