@@ -31,7 +31,7 @@ Toolkit choices (the paper is silent or the CPU needs them):
   t=800) but 16 bits cannot pin a 32x32 image down, so a random-x_T decode is a sample near its source, not a copy;
 - ``bits`` stays 16 (the paper's 32 px value) on every 32 px data set; the paper gives no Fashion-MNIST value;
 - paper presets: ``cifar10-paper`` (32 px), ``celeba64-paper`` and ``edges2handbags-paper`` (64 px, see below); each
-  refuses another image size; deliberate differences from the official code are in docs/fidelity-dmz.md;
+  refuses another image size; deliberate differences from the official code are in docs/fidelity.md;
 - ``init`` has the ``smoke`` architecture; its encoder (the part a probe sees) is the same in init, smoke and small;
 - gradient clipping at 1.0 (guided-diffusion has none in fp32; it keeps CPU smoke runs stable).
 """

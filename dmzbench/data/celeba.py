@@ -4,7 +4,7 @@
 Two preprocessings, as the papers differ:
 - ``celeba64`` (InfoDiffusion): centre crop 178x178 of the 178x218 aligned image, resized to 64 (official DMZ,
   datasets/celeba64_npz.py, resizes the whole 178x218 image to 64x64 without a crop and tests on everything after
-  index 162,770, i.e. validation + test: not offered, see docs/fidelity-dmz.md);
+  index 162,770, i.e. validation + test: not offered, see docs/fidelity.md);
 - ``celeba64-d2c`` (DiffAE / PDAE, D2C's crop): the 128x128 box at x 25..153, y 57..185, resized to 64.
 Train = partition 0, test = partition 2 (validation, partition 1, is not used).
 """
