@@ -28,7 +28,8 @@ def test_dmz_init_probe_record_and_reuse(tmp_path):
     saved = json.loads((tmp_path / first.filename()).read_text())
     assert set(saved) == RECORD_KEYS and saved["schema_version"] == 1
     assert saved["model"]["checkpoint_sha256"] == first.model["checkpoint_sha256"]
-    assert saved["task"]["config"] == {"protocol": "kfold5", "images": "test", "max_images": 2000, "max_iter": 100}
+    assert saved["task"]["config"] == {"protocol": "kfold5", "images": "test", "max_images": 2000, "max_iter": 100,
+                                       "binary": False}
     assert saved["train"]["steps"] == 0 and saved["dataset"]["splits"]["train"] == 60000
     assert 0.2 < saved["metrics"]["accuracy"] <= 1.0
     assert set(saved["libraries"]) >= {"torch", "diffusers", "scikit-learn"}
