@@ -153,7 +153,7 @@ def test_records_store_the_content_hash_of_the_data_they_used(tmp_path, capsys):
               str(tmp_path / "r"), "--json"])
     assert exc.value.code == 0
     record = json.loads(capsys.readouterr().out)
-    assert record["dataset"]["sha256"] == data.content_sha256(data.load("fashion-mnist", root))
+    assert record["dataset"]["content_sha256"] == data.content_sha256(data.load("fashion-mnist", root))
     assert record["dataset"]["source"] == str(root)
 
 

@@ -78,4 +78,4 @@ def test_check_reports_a_training_failure_as_a_row(tmp_path, capsys):
     captured = capsys.readouterr()
     assert exc.value.code == 1
     assert "RuntimeError: loss went wrong" in " ".join(captured.out.split())
-    assert "1 of 6 conformance checks failed" in captured.err
+    assert "1 of 7 conformance checks failed" in captured.err
