@@ -46,7 +46,7 @@ from diffusers import UNet2DConditionModel
 from torch import Tensor, nn
 
 from dmzbench.augment import maybe_flipped
-from baselines.diffae import check_image_size
+from dmzbench.baselines.diffae import check_image_size
 from dmzbench.api import Baseline, DataSpec, ModelInfo, TrainStage
 from dmzbench.diffusion import GaussianDiffusion, named_betas
 from dmzbench.diffusion.sampling import ancestral_sample

@@ -38,8 +38,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from baselines.ddpm import PRESETS as DDPM_PRESETS
-from baselines.ddpm import unet_config
+from dmzbench.baselines.ddpm import PRESETS as DDPM_PRESETS
+from dmzbench.baselines.ddpm import unet_config
 from dmzbench.adapters import SemanticLatentAdapter
 from dmzbench.api import Baseline, DataSpec, ModelInfo, TrainStage
 from dmzbench.augment import maybe_flipped

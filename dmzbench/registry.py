@@ -1,6 +1,6 @@
 """Finds models, tasks and data sets through entry points: the built-ins are found exactly as a plugin's are.
 
-The core never imports ``baselines`` or ``tasks``; ``pyproject.toml`` declares them under the groups below.
+The core never imports the built-ins (``dmzbench.baselines`` from baselines/, ``dmzbench.tasks`` from tasks/); ``pyproject.toml`` declares them under the groups below.
 """
 
 from __future__ import annotations

@@ -28,8 +28,8 @@ from sklearn.model_selection import KFold
 from dmzbench.api import ImageData, Metric, ModelAdapter, ModelInfo, TaskContext
 from dmzbench.budget import TaskCost
 from dmzbench.errors import UsageError
-from tasks import dmz_official
-from tasks.probe import probe_classifier
+from dmzbench.tasks import dmz_official
+from dmzbench.tasks.probe import probe_classifier
 
 
 @dataclass(frozen=True)

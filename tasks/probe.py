@@ -32,7 +32,7 @@ from sklearn.preprocessing import StandardScaler
 
 from dmzbench.api import ImageData, Metric, ModelAdapter, ModelInfo, TaskContext
 from dmzbench.budget import TaskCost
-from tasks import dmz_official
+from dmzbench.tasks import dmz_official
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from dmzbench.images import in_batches, save_grid, to_uint8
 from dmzbench.metrics.features import check_space_name, resolve
 from dmzbench.metrics.frechet import GaussianStats, frechet_distance
 from dmzbench.metrics.image import mse, ssim, to_unit, with_standard_errors
-from tasks.bridge import BridgeSettings, codes, fit_bridge
+from dmzbench.tasks.bridge import BridgeSettings, codes, fit_bridge
 
 DEFAULT_STEPS = {"paired": 100, "bridge": 40}
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-from baselines.dmz import DMZ
+from dmzbench.baselines.dmz import DMZ
 from dmzbench.atomic import previous
 from dmzbench.runner import load_checkpoint
 from dmzbench.train import Trainer

@@ -12,7 +12,7 @@ from dmzbench.cli import main
 from tests.conftest import write_idx
 
 WRONG_INFO = '''
-from baselines.pixels import Pixels
+from dmzbench.baselines.pixels import Pixels
 
 
 class Renamed(Pixels):

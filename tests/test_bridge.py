@@ -8,8 +8,8 @@ import torch
 from dmzbench import runs
 from dmzbench.api import SOURCE_DOMAIN
 from dmzbench.runner import run_task
-from tasks.bridge import BridgeSettings, CodeBridge, fit_bridge
-from tasks.transfer import Transfer, TransferConfig
+from dmzbench.tasks.bridge import BridgeSettings, CodeBridge, fit_bridge
+from dmzbench.tasks.transfer import Transfer, TransferConfig
 from tests.conftest import tiny_data
 
 FAST = BridgeSettings(hidden_dim=32, layers=1, batch_size=50, max_epochs=60, patience=5)

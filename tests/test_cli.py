@@ -85,7 +85,7 @@ def test_ls_shows_task_options_metrics_and_suites_as_json(tmp_path):
             "with contextlib.redirect_stdout(io.StringIO()):\n"
             "    try: main(['ls'])\n"
             "    except SystemExit: pass\n"
-            "print(sorted(m for m in ('torch', 'tasks.probe', 'baselines.dmz') if m in sys.modules))")
+            "print(sorted(m for m in ('torch', 'dmzbench.tasks.probe', 'dmzbench.baselines.dmz') if m in sys.modules))")
     fast = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert fast.returncode == 0 and fast.stdout.strip() == "[]", fast.stdout + fast.stderr
 

@@ -4,7 +4,7 @@ interpolation path."""
 import pytest
 import torch
 
-from baselines.dmz import DMZ, down_block_types
+from dmzbench.baselines.dmz import DMZ, down_block_types
 from dmzbench.api import DataSpec
 from dmzbench.errors import UsageError
 
@@ -80,7 +80,7 @@ def test_encode_sample_is_the_official_soft_gumbel_pairs():
 
 def test_interpolation_codes_follow_interpolate_z():
     """ddpm_eval.py interpolate_z: inner frame k flips the first floor(k * n_differ / (frames - 1)) differing bits."""
-    from baselines.dmz import interpolation_codes
+    from dmzbench.baselines.dmz import interpolation_codes
 
     a = torch.zeros(10)
     b = torch.tensor([1.0, 0, 1, 1, 0, 1, 1, 0, 1, 1])  # 7 differing bits, at 0, 2, 3, 5, 6, 8, 9
@@ -92,7 +92,7 @@ def test_interpolation_codes_follow_interpolate_z():
 
 def test_interpolate_starts_from_sampled_codes():
     """The official path thresholds a posterior sample, not the most likely code."""
-    from baselines.dmz import one_hot_pairs
+    from dmzbench.baselines.dmz import one_hot_pairs
 
     model = DMZ().build("init", DataSpec("fashion-mnist", 32, 1, 10)).eval()
     adapter = DMZ().adapter(model, "init", model.spec)

@@ -8,10 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from baselines.dgae import DGAE
-from baselines.diffae import DiffAE
-from baselines.pdae import PDAE, PDAEEncoder
-from baselines.sdvae import SDVAE
+from dmzbench.baselines.dgae import DGAE
+from dmzbench.baselines.diffae import DiffAE
+from dmzbench.baselines.pdae import PDAE, PDAEEncoder
+from dmzbench.baselines.sdvae import SDVAE
 from dmzbench.api import DataSpec
 from dmzbench.augment import flips, random_flip
 from dmzbench.diffusion import ddim_grid
@@ -170,8 +170,8 @@ def test_random_flip_mirrors_about_half_and_the_pair_together():
 
 
 def test_flip_follows_the_official_codes_and_never_touches_shapes():
-    from baselines.ddpm import DDPM
-    from baselines.dmz import DMZ
+    from dmzbench.baselines.ddpm import DDPM
+    from dmzbench.baselines.dmz import DMZ
 
     on = {b.name: b.preset_config("smoke")["flip"] for b in (DMZ(), DiffAE(), PDAE(), DDPM(), SDVAE())}
     assert on == {"dmz": True, "diffae": True, "pdae": True, "ddpm": True, "sdvae": False}

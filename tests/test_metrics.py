@@ -11,7 +11,7 @@ from dmzbench.errors import DmzbenchError
 from dmzbench.metrics import features
 from dmzbench.metrics.frechet import GaussianStats, frechet_distance
 from dmzbench.metrics.image import psnr, ssim
-from tasks.auroc import attribute_aurocs
+from dmzbench.tasks.auroc import attribute_aurocs
 
 
 @pytest.mark.parametrize("channels", [1, 3])
@@ -94,7 +94,7 @@ def test_auroc_matches_mann_whitney():
     """AUROC = U / (n_pos n_neg): check the per-fold scores against scipy's Mann-Whitney U on the same folds."""
     from sklearn.model_selection import KFold
 
-    from tasks.probe import probe_classifier
+    from dmzbench.tasks.probe import probe_classifier
 
     rng = np.random.default_rng(0)
     attrs = rng.integers(0, 2, (200, 2))

@@ -17,7 +17,7 @@ def test_conformance(model, check):
 
 
 def test_dmz_paper_unet_has_68_6M_parameters():
-    from baselines.dmz import DMZ
+    from dmzbench.baselines.dmz import DMZ
 
     model = DMZ().build("cifar10-paper", DataSpec("cifar10", 32, 3, 10))
     n = sum(p.numel() for p in model.unet.parameters())
@@ -25,7 +25,7 @@ def test_dmz_paper_unet_has_68_6M_parameters():
 
 
 def test_dmz_code_is_one_cross_attention_token():
-    from baselines.dmz import DMZ
+    from dmzbench.baselines.dmz import DMZ
 
     model = DMZ().build("init", DataSpec("fashion-mnist", 32, 1, 10))
     assert model.unet.config.cross_attention_dim == 2 * model.cfg["bits"]
@@ -39,7 +39,7 @@ def test_dmz_code_is_one_cross_attention_token():
 
 
 def test_dmz_training_loss_is_finite_and_has_gradients_into_encoder():
-    from baselines.dmz import DMZ
+    from dmzbench.baselines.dmz import DMZ
 
     model = DMZ().build("init", DataSpec("fashion-mnist", 32, 1, 10)).train()
     x = torch.rand(4, 1, 32, 32) * 2 - 1
@@ -54,7 +54,7 @@ def _count(*modules):
 
 
 def test_diffae_celeba64_paper_has_90_8M_parameters():
-    from baselines.diffae import DiffAE
+    from dmzbench.baselines.diffae import DiffAE
 
     m = DiffAE().build("celeba64-paper", DataSpec("celeba64", 64, 3, 40))
     n = _count(m.encoder, m.unet)
@@ -62,14 +62,14 @@ def test_diffae_celeba64_paper_has_90_8M_parameters():
 
 
 def test_sdvae_kl_f8_paper_has_83_65M_parameters():
-    from baselines.sdvae import SDVAE
+    from dmzbench.baselines.sdvae import SDVAE
 
     m = SDVAE().build("kl-f8-paper", DataSpec("imagenet256", 256, 3, 1000))
     assert abs(_count(m.vae) - 83.65e6) / 83.65e6 < 0.01
 
 
 def test_paper_preset_refuses_the_wrong_image_size():
-    from baselines.diffae import DiffAE
+    from dmzbench.baselines.diffae import DiffAE
     from dmzbench.errors import UsageError
 
     with pytest.raises(UsageError, match="64 px"):
@@ -79,7 +79,7 @@ def test_paper_preset_refuses_the_wrong_image_size():
 def test_pdae_loss_weights_match_the_official_formulas():
     import numpy as np
 
-    from baselines.pdae import PDAE
+    from dmzbench.baselines.pdae import PDAE
 
     m = PDAE().build("init", DataSpec("fashion-mnist", 32, 1, 10))
     d = m.diffusion

@@ -11,7 +11,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from dmzbench.api import TaskContext
-from tasks.probe import Probe, ProbeConfig
+from dmzbench.tasks.probe import Probe, ProbeConfig
 from tests.conftest import tiny_data
 
 
@@ -98,7 +98,7 @@ def test_binary_belongs_to_dmz_official():
 def test_auroc_dmz_official_joins_splits_without_a_scaler():
     from sklearn.metrics import roc_auc_score
 
-    from tasks.auroc import AUROC, AUROCConfig
+    from dmzbench.tasks.auroc import AUROC, AUROCConfig
 
     rng = np.random.default_rng(6)
     x = rng.normal(size=(250, 5)) * 30.0

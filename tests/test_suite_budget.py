@@ -35,8 +35,8 @@ def test_unknown_model_of_a_suite_is_a_usage_error_with_a_suggestion():
 
 
 def test_task_costs_scale_with_the_work_they_declare():
-    from tasks.fid import FID, FIDConfig
-    from tasks.recon import Recon, ReconConfig
+    from dmzbench.tasks.fid import FID, FIDConfig
+    from dmzbench.tasks.recon import Recon, ReconConfig
 
     info = ModelInfo("m", "f", "p", 32, 1, (16,), "binary", can_invert=True)
     small, big = FID.cost(FIDConfig(n_samples=100, steps=(10,)), info), FID.cost(FIDConfig(n_samples=100, steps=(10, 90)), info)

@@ -60,7 +60,7 @@ def test_a_task_the_model_cannot_do_is_recorded_as_skipped_without_training(tmp_
 
 
 def test_a_run_builds_its_model_once_with_the_seeded_initial_weights(tmp_path, monkeypatch):
-    from baselines.dmz import DMZ
+    from dmzbench.baselines.dmz import DMZ
     from dmzbench import data
     from dmzbench.atomic import load_checkpoint_file
     from dmzbench.runner import build_seeded
@@ -76,7 +76,7 @@ def test_a_run_builds_its_model_once_with_the_seeded_initial_weights(tmp_path, m
 
 
 def test_psnr_other_scores_each_reconstruction_against_a_different_image():
-    from tasks.recon import image_metrics
+    from dmzbench.tasks.recon import image_metrics
 
     originals = torch.randint(0, 256, (6, 1, 16, 16), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
     feats = lambda u8: u8.float().flatten(1)[:, :4]  # noqa: E731
