@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import KFold
 
 from dmzbench.api import ImageData, Metric, ModelAdapter, ModelInfo, TaskContext
 from dmzbench.budget import TaskCost
 from dmzbench.errors import UsageError
+from dmzbench.tasks.linear_fit import linear_fit_context
 from dmzbench.tasks import dmz_official
 from dmzbench.tasks.probe import probe_classifier
 
@@ -59,8 +59,7 @@ def attribute_aurocs(x: np.ndarray, attrs: np.ndarray, max_iter: int = 100) -> t
             if len(np.unique(y[te])) < 2 or len(np.unique(y[tr])) < 2:
                 skipped += 1
                 continue
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
+            with linear_fit_context():
                 clf = probe_classifier(max_iter).fit(x[tr], y[tr])
             table[a, f] = roc_auc_score(y[te], clf.predict_proba(x[te])[:, 1])
     with warnings.catch_warnings():  # an attribute or fold with no scorable split is NaN, and says so by being NaN

@@ -17,18 +17,17 @@ skipped and counted for AUROC (the official script would stop with an error).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 
 import numpy as np
 import torch
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import KFold
 
 from dmzbench.api import ImageData, ModelAdapter, TaskContext, to_model_range
 from dmzbench.errors import UsageError
+from dmzbench.tasks.linear_fit import linear_fit_context
 
 SPLITS = ("train", "test")  # joined in this order, as torch.cat((X_train, X_test)) does
 
@@ -72,8 +71,7 @@ def joined_latents(adapter: ModelAdapter | None, data: ImageData, ctx: TaskConte
 
 
 def _fit(x: np.ndarray, y: np.ndarray, max_iter: int) -> LogisticRegression:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with linear_fit_context():
         return LogisticRegression(max_iter=max_iter).fit(x, y)
 
 

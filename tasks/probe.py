@@ -19,12 +19,10 @@ pixels lbfgs then stops before full convergence; the ConvergenceWarning is silen
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
 from sklearn.pipeline import make_pipeline
@@ -33,6 +31,7 @@ from sklearn.preprocessing import StandardScaler
 from dmzbench.api import ImageData, Metric, ModelAdapter, ModelInfo, TaskContext
 from dmzbench.budget import TaskCost
 from dmzbench.tasks import dmz_official
+from dmzbench.tasks.linear_fit import linear_fit_context
 
 
 @dataclass(frozen=True)
@@ -57,8 +56,7 @@ def probe_classifier(max_iter: int):
 
 
 def fit_score(train_x, train_y, test_x, test_y, max_iter: int) -> float:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with linear_fit_context():
         return float(probe_classifier(max_iter).fit(train_x, train_y).score(test_x, test_y))
 
 
