@@ -41,12 +41,12 @@ class TransferConfig(FeatureSpaceOptions):
     features: str = "pinned"
     inception_weights: str = ""
     batch_size: int = 100
-    # bridge protocol: the MLP and its training (bridge_train.py defaults)
-    bridge_hidden_dim: int = 256
-    bridge_layers: int = 4
-    bridge_lr: float = 1e-3
-    bridge_epochs: int = 100
-    bridge_batch_size: int = 256
+    # bridge protocol: the MLP and its training (bridge_train.py defaults, as BridgeSettings holds them)
+    bridge_hidden_dim: int = BridgeSettings.hidden_dim
+    bridge_layers: int = BridgeSettings.layers
+    bridge_lr: float = BridgeSettings.lr
+    bridge_epochs: int = BridgeSettings.max_epochs
+    bridge_batch_size: int = BridgeSettings.batch_size
     bridge_train_images: int = 0  # 0 = every training pair
 
     def __post_init__(self):
