@@ -41,8 +41,7 @@ class AUROCConfig:
     binary: bool = False  # dmz-official only: threshold the latents at 0.5
 
     def __post_init__(self):
-        if self.binary and self.protocol != "dmz-official":
-            raise ValueError("binary=true belongs to protocol=dmz-official (the official script's --binary)")
+        dmz_official.check_binary_option(self.protocol, self.binary)
         if self.max_images < 10 and not (self.protocol == "dmz-official" and self.max_images == 0):
             raise ValueError(f"max_images must be >= 10 for 5 folds, got {self.max_images}")
 

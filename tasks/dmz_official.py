@@ -32,6 +32,12 @@ from dmzbench.tasks.linear_fit import linear_fit_context
 SPLITS = ("train", "test")  # joined in this order, as torch.cat((X_train, X_test)) does
 
 
+def check_binary_option(protocol: str, binary: bool) -> None:
+    """For config validation (probe, AUROC): ``binary`` is this protocol's option (the official script's --binary)."""
+    if binary and protocol != "dmz-official":
+        raise ValueError("binary=true belongs to protocol=dmz-official (the official script's --binary)")
+
+
 def check_binary(adapter: ModelAdapter | None, binary: bool) -> None:
     """``binary`` thresholds probabilities at 0.5, which only means something for a binary latent."""
     if binary and adapter is not None and adapter.info.latent_kind != "binary":

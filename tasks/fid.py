@@ -16,12 +16,12 @@ from dmzbench.api import ImageData, Metric, ModelAdapter, ModelInfo, TaskContext
 from dmzbench.budget import TaskCost
 from dmzbench.config import at_most
 from dmzbench.images import in_batches, save_grid, to_uint8
-from dmzbench.metrics.features import check_space_name, resolve
 from dmzbench.metrics.frechet import GaussianStats, frechet_distance
+from dmzbench.tasks.common import FeatureSpaceOptions
 
 
 @dataclass(frozen=True)
-class FIDConfig:
+class FIDConfig(FeatureSpaceOptions):
     steps: tuple[int, ...] = at_most((10, 20, 50, 100), 10_000)
     n_samples: int = at_most(10_000, 200_000)  # papers use 10k-50k; a bound stops a typo running for days
     reference: Literal["train", "test"] = "train"
@@ -31,7 +31,7 @@ class FIDConfig:
     batch_size: int = at_most(250, 100_000)
 
     def __post_init__(self):
-        check_space_name(self.features)
+        super().__post_init__()
         if self.n_samples < 2 or self.batch_size < 1 or self.n_reference < 0:
             raise ValueError("n_samples must be >= 2, batch_size >= 1 and n_reference >= 0")
         if not self.steps or min(self.steps) < 1:
@@ -62,7 +62,7 @@ class FID:
         return TaskCost(denoiser_forwards=config.n_samples * sum(config.steps), fixed_s=3 + len(config.steps))
 
     def run(self, adapter: ModelAdapter, data: ImageData, config: FIDConfig, ctx: TaskContext) -> dict[str, float]:
-        space = resolve(config.features, data.spec.name, inception_weights=config.inception_weights, device=ctx.device)
+        space = config.feature_space(data, ctx.device)
         ref = reference_stats(data, config.reference, config.n_reference, space.extract)
         ctx.details.update(space.describe(), n_samples=config.n_samples, reference=config.reference,
                            n_reference=ref.n, sampler=adapter.info.sampler, x_T="random", seed=ctx.seed)

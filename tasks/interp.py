@@ -19,12 +19,12 @@ from dmzbench.api import ImageData, Metric, ModelAdapter, ModelInfo, TaskContext
 from dmzbench.budget import TaskCost
 from dmzbench.config import at_most
 from dmzbench.images import save_grid, to_uint8
-from dmzbench.metrics.features import check_space_name, resolve
 from dmzbench.metrics.image import with_standard_errors
+from dmzbench.tasks.common import FeatureSpaceOptions
 
 
 @dataclass(frozen=True)
-class InterpConfig:
+class InterpConfig(FeatureSpaceOptions):
     n_pairs: int = 16
     frames: int = 8
     steps: int = at_most(20, 10_000)  # sampling steps; a bound stops a typo running for days
@@ -34,7 +34,7 @@ class InterpConfig:
     inception_weights: str = ""
 
     def __post_init__(self):
-        check_space_name(self.features)
+        super().__post_init__()
         if self.n_pairs < 1 or self.frames < 3 or self.steps < 1 or self.invert_steps < 0:
             raise ValueError("n_pairs must be >= 1, frames >= 3, steps >= 1 and invert_steps >= 0")
 
@@ -72,7 +72,7 @@ class Interp:
                         encoded_images=2 * config.n_pairs, fixed_s=2)
 
     def run(self, adapter: ModelAdapter, data: ImageData, config: InterpConfig, ctx: TaskContext) -> dict[str, float]:
-        space = resolve(config.features, data.spec.name, inception_weights=config.inception_weights, device=ctx.device)
+        space = config.feature_space(data, ctx.device)
         images = data.split(config.split)[0][: 2 * config.n_pairs]
         if len(images) < 2 * config.n_pairs:
             raise ValueError(f"{config.split} split has fewer than {2 * config.n_pairs} images")

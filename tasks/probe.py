@@ -43,8 +43,7 @@ class ProbeConfig:
     binary: bool = False  # dmz-official only: threshold the latents at 0.5
 
     def __post_init__(self):
-        if self.binary and self.protocol != "dmz-official":
-            raise ValueError("binary=true belongs to protocol=dmz-official (the official script's --binary)")
+        dmz_official.check_binary_option(self.protocol, self.binary)
         if self.max_images < 0:
             raise ValueError(f"max_images must be >= 0 (0 = all), got {self.max_images}")
         if self.max_iter <= 0:

@@ -22,14 +22,14 @@ import torch
 from dmzbench.api import ImageData, Metric, ModelAdapter, ModelInfo, TaskContext, to_model_range
 from dmzbench.budget import TaskCost
 from dmzbench.config import at_most
-from dmzbench.images import in_batches, save_grid, to_uint8
-from dmzbench.metrics.features import check_space_name, resolve
+from dmzbench.images import save_grid
 from dmzbench.metrics.frechet import GaussianStats, frechet_distance
 from dmzbench.metrics.image import mse, psnr, ssim, to_unit, with_standard_errors
+from dmzbench.tasks.common import FeatureSpaceOptions, map_images
 
 
 @dataclass(frozen=True)
-class ReconConfig:
+class ReconConfig(FeatureSpaceOptions):
     n_images: int = 1000
     steps: int = at_most(100, 10_000)  # sampling steps; a bound stops a typo running for days
     split: Literal["test", "train"] = "test"
@@ -40,7 +40,7 @@ class ReconConfig:
     batch_size: int = 100
 
     def __post_init__(self):
-        check_space_name(self.features)
+        super().__post_init__()
         if self.n_images < 2 or self.steps < 1 or self.batch_size < 1 or self.invert_steps < 0:
             raise ValueError("n_images must be >= 2, steps >= 1, batch_size >= 1 and invert_steps >= 0")
 
@@ -96,7 +96,7 @@ class Recon:
                         encoded_images=config.n_images * 2, fixed_s=5)
 
     def run(self, adapter: ModelAdapter, data: ImageData, config: ReconConfig, ctx: TaskContext) -> dict[str, float]:
-        space = resolve(config.features, data.spec.name, inception_weights=config.inception_weights, device=ctx.device)
+        space = config.feature_space(data, ctx.device)
         originals = data.split(config.split)[0][: config.n_images]
         modes = ["random", "inferred"] if config.x_T == "both" else [config.x_T]
         modes = [m for m in modes if m == "random" or adapter.info.can_invert]
@@ -111,11 +111,10 @@ class Recon:
             g = ctx.generator(config.steps)
             kw = {"x_T": mode, "invert_steps": invert_steps} if adapter.info.can_invert else {}
 
-            def rec(i: int, k: int) -> torch.Tensor:
-                x = to_model_range(originals[i : i + k]).to(ctx.device)
-                return to_uint8(adapter.reconstruct(x, steps=config.steps, generator=g, **kw))
+            def rec(x: torch.Tensor) -> torch.Tensor:
+                return adapter.reconstruct(x, steps=config.steps, generator=g, **kw)
 
-            outputs = in_batches(rec, len(originals), config.batch_size, log=ctx.log, what=f"recon: x_T={mode}: decoded")
+            outputs = map_images(rec, originals, config.batch_size, ctx, what=f"recon: x_T={mode}: decoded")
             metrics.update(image_metrics(originals, outputs, space.extract, "" if mode == "random" else "_inferred"))
             save_grid(ctx.output_dir / f"reconstructions_{mode}.png", torch.cat([originals[:16], outputs[:16]]), 16)
         return metrics

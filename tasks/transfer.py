@@ -24,33 +24,33 @@ from dmzbench.api import SOURCE_DOMAIN, ImageData, Metric, ModelAdapter, ModelIn
 from dmzbench.budget import TaskCost
 from dmzbench.config import at_most
 from dmzbench.errors import UsageError
-from dmzbench.images import in_batches, save_grid, to_uint8
-from dmzbench.metrics.features import check_space_name, resolve
+from dmzbench.images import save_grid
 from dmzbench.metrics.frechet import GaussianStats, frechet_distance
 from dmzbench.metrics.image import mse, ssim, to_unit, with_standard_errors
 from dmzbench.tasks.bridge import BridgeSettings, codes, fit_bridge
+from dmzbench.tasks.common import FeatureSpaceOptions, map_images
 
 DEFAULT_STEPS = {"paired": 100, "bridge": 40}
 
 
 @dataclass(frozen=True)
-class TransferConfig:
+class TransferConfig(FeatureSpaceOptions):
     protocol: Literal["paired", "bridge"] = "paired"
     n_images: int = 1000
     steps: int = at_most(0, 10_000)  # decode steps; 0 = the protocol's own (paired 100, bridge 40)
     features: str = "pinned"
     inception_weights: str = ""
     batch_size: int = 100
-    # bridge protocol: the MLP and its training (bridge_train.py defaults)
-    bridge_hidden_dim: int = 256
-    bridge_layers: int = 4
-    bridge_lr: float = 1e-3
-    bridge_epochs: int = 100
-    bridge_batch_size: int = 256
+    # bridge protocol: the MLP and its training (bridge_train.py defaults, as BridgeSettings holds them)
+    bridge_hidden_dim: int = BridgeSettings.hidden_dim
+    bridge_layers: int = BridgeSettings.layers
+    bridge_lr: float = BridgeSettings.lr
+    bridge_epochs: int = BridgeSettings.max_epochs
+    bridge_batch_size: int = BridgeSettings.batch_size
     bridge_train_images: int = 0  # 0 = every training pair
 
     def __post_init__(self):
-        check_space_name(self.features)
+        super().__post_init__()
         if self.n_images < 2 or self.steps < 0 or self.batch_size < 1:
             raise ValueError("n_images must be >= 2, steps >= 0 (0 = the protocol's own) and batch_size >= 1")
         if min(self.bridge_hidden_dim, self.bridge_epochs, self.bridge_batch_size) < 1 or self.bridge_layers < 0:
@@ -108,18 +108,14 @@ class Transfer:
                              f"{data.spec.name} is not paired")
 
     def run(self, adapter: ModelAdapter, data: ImageData, config: TransferConfig, ctx: TaskContext) -> dict[str, float]:
-        space = resolve(config.features, data.spec.name, inception_weights=config.inception_weights, device=ctx.device)
+        space = config.feature_space(data, ctx.device)
         sources = data.test_sources[: config.n_images]
         targets = data.test_images[: config.n_images]
         steps = config.decode_steps
         g = ctx.generator(steps)
         translate = self._bridge(adapter, data, config, ctx) if config.protocol == "bridge" else (
             lambda x: adapter.reconstruct(x, steps=steps, generator=g))
-
-        def batch(i: int, k: int) -> torch.Tensor:
-            return to_uint8(translate(to_model_range(sources[i : i + k]).to(ctx.device)))
-
-        out = in_batches(batch, len(sources), config.batch_size, log=ctx.log, what="transfer: translated")
+        out = map_images(translate, sources, config.batch_size, ctx, what="transfer: translated")
         a, b = to_unit(to_model_range(targets)), to_unit(to_model_range(out))
         ctx.details.update(space.describe(), n_images=len(sources), decode_steps=steps, x_T="random",
                            reference="paired test targets", seed=ctx.seed)

@@ -15,13 +15,31 @@ import torch
 from torch import Tensor
 
 from dmzbench.diffusion.gaussian import GaussianDiffusion, _extract
-from dmzbench.diffusion.schedules import ddim_grid, space_timesteps
+from dmzbench.diffusion.schedules import DDIMGrid, ddim_grid, space_timesteps
 
 Denoiser = Callable[[Tensor, Tensor], Tensor]
 
 
 def randn(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device) -> Tensor:
     return torch.randn(shape, generator=generator, dtype=torch.float32).to(device)
+
+
+def _start(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device | str,
+           x_T: Tensor | None) -> tuple[torch.device, Tensor]:
+    """What every sampler opens with: the device, and x_T (the one given, else noise drawn from ``generator``)."""
+    device = torch.device(device)
+    return device, (x_T.to(device) if x_T is not None else randn(shape, generator, device))
+
+
+def _level(i: int, batch: int, device: torch.device) -> Tensor:
+    """Level ``i`` of a respaced process, for each of ``batch`` images."""
+    return torch.full((batch,), i, device=device, dtype=torch.long)
+
+
+def _ddim_process(base: GaussianDiffusion, grid: str, steps: int) -> tuple[DDIMGrid, GaussianDiffusion]:
+    """The family's DDIM grid of ``steps`` evaluations and the process respaced to it (sampler and inversion alike)."""
+    plan = ddim_grid(grid, base.num_steps, steps)
+    return plan, base.respaced(plan.timesteps)
 
 
 @torch.no_grad()
@@ -37,11 +55,10 @@ def ancestral_sample(
     x_T: Tensor | None = None,
 ) -> Tensor:
     """Ancestral sampling of p(x_{t-1}|x_t) on the process respaced to ``steps`` steps; x0 predictions clipped to [-1, 1]."""
-    device = torch.device(device)
+    device, x = _start(shape, generator, device, x_T)
     process = base.respaced(space_timesteps(base.num_steps, steps))
-    x = x_T.to(device) if x_T is not None else randn(shape, generator, device)
     for i in reversed(range(process.num_steps)):
-        t = torch.full((shape[0],), i, device=device, dtype=torch.long)
+        t = _level(i, shape[0], device)
         out = process.p_mean_variance(
             denoise(x, process.model_timesteps(t)).float(), x, t, learned_variance=learned_variance, clip_x0=True
         )
@@ -70,13 +87,11 @@ def ddim_sample(
     x_{prev} = sqrt(abar_prev) x0 + sqrt(1-abar_prev) eps, x0 clipped to [-1, 1] (and eps re-derived) when ``clip_x0``.
     The output is clamped to [-1, 1] when ``clip_output`` (default: as ``clip_x0``; images must be in range, PDAE's
     latent sampler clips the x0 predictions only)."""
-    device = torch.device(device)
-    plan = ddim_grid(grid, base.num_steps, steps)
-    process = base.respaced(plan.timesteps)
+    device, x = _start(shape, generator, device, x_T)
+    plan, process = _ddim_process(base, grid, steps)
     abar_prev = np.append(1.0, process.alphas_cumprod[:-1])
-    x = x_T.to(device) if x_T is not None else randn(shape, generator, device)
     for i in reversed(range(plan.first_evaluated, process.num_steps)):
-        t = torch.full((shape[0],), i, device=device, dtype=torch.long)
+        t = _level(i, shape[0], device)
         eps, x0 = _eps_and_x0(denoise, process, x, t, learned_variance, clip_x0)
         a_prev = _extract(abar_prev, t, x.ndim)
         x = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
@@ -114,12 +129,11 @@ def ddim_invert(
     level i+1, which past the last kept level is 0 (guided-diffusion's ``alphas_cumprod_next``). On the ``pdae`` grid the
     walk stops at the top kept level (T-1) after ``steps`` evaluations.
     """
-    plan = ddim_grid(grid, base.num_steps, steps)
-    process = base.respaced(plan.timesteps)
+    plan, process = _ddim_process(base, grid, steps)
     abar_next = np.append(process.alphas_cumprod[1:], 0.0)
     x = x0
     for i in range(process.num_steps - plan.first_evaluated):
-        t = torch.full((x.shape[0],), i, device=x.device, dtype=torch.long)
+        t = _level(i, x.shape[0], x.device)
         eps, pred_x0 = _eps_and_x0(denoise, process, x, t, learned_variance, clip_x0)
         a_next = _extract(abar_next, t, x.ndim)
         x = a_next.sqrt() * pred_x0 + (1 - a_next).sqrt() * eps
