@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from dmzbench.api import Baseline, CapabilityMissing, DataSpec, ModelAdapter
+from dmzbench.api import Baseline, CapabilityMissing, DataSpec, InvertibleAdapter, ModelAdapter
 from dmzbench.errors import UsageError
 
 
@@ -155,8 +155,9 @@ def _count_model(baseline: Baseline, preset: str, spec: DataSpec, n: int) -> tup
         encode = _count(lambda: adapter.encode(x)) / n
     except CapabilityMissing:
         encode = 0.0
-    official = getattr(adapter, "invert_steps_for", None)  # invertible adapters declare their official counts
-    inversion = tuple((p, official(p, 0)) for p in ("recon", "interp")) if official else ()
+    inversion = ()
+    if isinstance(adapter, InvertibleAdapter):  # invertible adapters declare their official counts
+        inversion = tuple((p, adapter.invert_steps_for(p, 0)) for p in ("recon", "interp"))
     return ModelFlops(tuple(stages), forward, encode, inversion), adapter
 
 

@@ -14,7 +14,10 @@ from pathlib import Path
 
 import torch
 
-from dmzbench.api import Baseline, CapabilityMissing, DataSpec, ImageData, ModelAdapter, can
+from dmzbench import registry
+from dmzbench.api import (Baseline, CapabilityMissing, DataSpec, ImageData, InterpolatingAdapter, InvertibleAdapter,
+                          ModelAdapter, can)
+from dmzbench.train import Trainer
 
 SPEC = DataSpec("conformance", image_size=32, channels=1, num_classes=10)
 STEPS = 2  # sampling steps: enough to run every code path, few enough to be fast on a CPU
@@ -47,14 +50,10 @@ def train_briefly(s: Subject, steps: int, checkpoint: Path) -> str:
     """Train ``s``'s preset for at most ``steps`` steps per stage on synthetic data, through the real trainer (EMA,
     checkpoint, resume bookkeeping), and keep the weights on ``s`` so that the other checks see a trained model.
     Dependencies (PDAE's ddpm) are attached as built, untrained. Returns a one-line summary."""
-    from dmzbench.train import Trainer
-
     torch.manual_seed(0)
     module = s.baseline.build(s.preset, s.spec)
     deps = {}
     for role, (dep_name, dep_preset) in s.baseline.dependencies(s.preset).items():
-        from dmzbench import registry
-
         deps[role] = registry.get("model", dep_name)().build(dep_preset, s.spec)
     s.baseline.attach(module, deps)
     stages = [dataclasses.replace(st, steps=min(st.steps, steps)) for st in s.baseline.stages(module, s.preset, s.spec)]
@@ -73,6 +72,10 @@ def check_interface(s: Subject) -> str | None:
     _, a = s.fresh()
     if not isinstance(a, ModelAdapter):
         return "adapter lacks info/encode/reconstruct/generate"
+    if a.info.can_interpolate and not isinstance(a, InterpolatingAdapter):
+        return "info says it can interpolate, but the adapter has no interpolate (InterpolatingAdapter)"
+    if a.info.can_invert and not isinstance(a, InvertibleAdapter):
+        return "info says it can invert, but the adapter lacks invert/invert_steps_for (InvertibleAdapter)"
     if (a.info.image_size, a.info.channels) != (s.spec.image_size, s.spec.channels):
         return f"info says {a.info.channels}x{a.info.image_size}px, built for {s.spec.channels}x{s.spec.image_size}px"
     return check_info_names(a.info.name, a.info.preset, s)

@@ -6,6 +6,7 @@ The CLI prints ``error: <message>`` for these and exits with ``exit_code``; anyt
 from __future__ import annotations
 
 import difflib
+import signal
 from collections.abc import Iterable
 
 
@@ -31,8 +32,6 @@ class Interrupted(DmzbenchError):
 
     @classmethod
     def by_signal(cls, signum: int, where: str = "") -> "Interrupted":
-        import signal
-
         at = f" at {where}" if where else ""
         return cls(f"interrupted{at}; the same command resumes", 128 + int(signum))
 
