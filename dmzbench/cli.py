@@ -219,7 +219,7 @@ def _parse_seeds(text: str) -> list[int]:
 
 @app.command()
 def suite(
-    name: Annotated[str, typer.Argument(help="ci, small or tiny (see dmzbench/suites.py)")],
+    name: Annotated[str, typer.Argument(help="A named suite: ci, small, tiny or a plugin's (see 'dmzbench ls suites').")],
     results: Annotated[Path, typer.Option(help="Where the suite's result records go.")] = Path("results"),
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Also build the leaderboard here.")] = None,
     models: Annotated[Optional[str], typer.Option(help="Comma-separated subset of the suite's models.")] = None,

@@ -42,7 +42,7 @@ class Interrupted(DmzbenchError):
 
 
 def did_you_mean(kind: str, name: str, known: Iterable[str]) -> UsageError:
-    """``unknown model 'dmzz'; did you mean 'dmz'? (known: dmz, pixels)``"""
+    """``unknown model 'resnett'; did you mean 'resnet'? (known: resnet, vit)``"""
     known = sorted(known)
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
     hint = f"; did you mean '{close[0]}'?" if close else ""

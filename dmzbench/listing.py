@@ -101,5 +101,5 @@ def listing() -> dict[str, list[dict[str, Any]]]:
         described[plural] += [describe(kind, n) for n in sorted(local[kind])]
         described[plural].sort(key=lambda r: r["name"])
     described["suites"] = [{"name": s.name, "presets": list(s.presets), "options": s.options, "note": s.note}
-                           for s in suites.SUITES.values()]
+                           for s in suites.all_suites()]
     return described

@@ -15,7 +15,8 @@ from typing import Any
 
 from dmzbench.errors import DmzbenchError, UsageError, did_you_mean
 
-GROUPS = {"model": "dmzbench.models", "task": "dmzbench.tasks", "dataset": "dmzbench.datasets"}
+GROUPS = {"model": "dmzbench.models", "task": "dmzbench.tasks", "dataset": "dmzbench.datasets",
+          "suite": "dmzbench.suites"}  # a suite entry point names a ``dmzbench.suites.Suite`` instance
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@
   runs, in the order below, only the runs whose record is missing and that fit in S seconds (``dmzbench/suite_run.py``).
 - ``tiny``: the ``init`` presets with tiny N, to test the suite machinery on a CPU in seconds.
 
-A suite is data: the models and task names here are the only place the core names built-ins. Each task's data set is
+A suite is data: the models and task names here are the only place the core names built-ins. A plugin package adds
+a suite (naming its own models and tasks, or built-ins) through a ``dmzbench.suites`` entry point. Each task's data set is
 the task's own ``default_dataset`` (from the registry) unless the suite says otherwise. A task a model cannot do is
 recorded as skipped, with the reason, so every cell of the page is explained.
 """
@@ -109,10 +110,26 @@ SUITES = {
 }
 
 
+def names() -> list[str]:
+    """The built-in suites and those plugin packages declare (``dmzbench.suites`` entry points)."""
+    return sorted(set(SUITES) | set(registry.names("suite")))
+
+
 def get(name: str) -> Suite:
-    if name not in SUITES:
-        raise did_you_mean("suite", name, SUITES)
-    return SUITES[name]
+    """A built-in suite, or a plugin's (its entry point names a ``Suite`` whose ``name`` is the entry point's)."""
+    if name in SUITES:
+        return SUITES[name]
+    if name not in registry.names("suite"):
+        raise did_you_mean("suite", name, names())
+    found = registry.get("suite", name)
+    if not isinstance(found, Suite) or found.name != name:
+        raise UsageError(f"suite entry point '{name}' ({registry.source('suite', name)}) must name a "
+                         f"dmzbench.suites.Suite called '{name}'")
+    return found
+
+
+def all_suites() -> list[Suite]:
+    return [get(n) for n in names()]
 
 
 def page_title(suite: Suite | str) -> str:

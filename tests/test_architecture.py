@@ -120,3 +120,22 @@ def test_every_function_level_import_says_why():
                     if not (same or (above >= 0 and lines[above].strip().startswith("#"))):
                         missing.append(f"{path.relative_to(ROOT.parent)}:{node.lineno}: {lines[node.lineno - 1].strip()}")
     assert not missing, "function-level imports without a reason comment:\n" + "\n".join(sorted(set(missing)))
+
+
+def test_the_core_names_no_built_in_model_task_or_data_set():
+    """Built-in names live in data: the data-set modules (dmzbench/data/), the suites' lists (suites.py) and the pinned
+    feature spaces' provenance (the data set a feature network was trained on). The orchestration, CLI, leaderboard and
+    metrics code reach built-ins through the registry and their declarations."""
+    import re
+
+    allowed = {"dmzbench/suites.py", "dmzbench/metrics/features.py:PinnedSpace("}
+    found = []
+    for path in MODULES.values():
+        rel = path.relative_to(ROOT.parent).as_posix()
+        if rel.startswith("dmzbench/data/") or rel in allowed:
+            continue
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if re.search(r"fashion-mnist|\"dmz\"|'dmz'", line) and not any(
+                    a.startswith(rel + ":") and a.split(":", 1)[1] in line for a in allowed):
+                found.append(f"{rel}:{n}: {line.strip()}")
+    assert not found, "\n".join(found)
