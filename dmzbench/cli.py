@@ -354,14 +354,14 @@ def check(
         raise DmzbenchError(f"{model}: {failed} of {total} conformance checks failed (see the table)")
 
 
-def _check_training(subject, steps: int, table: Table) -> bool:
+def _check_training(subject, train_steps: int, table: Table) -> bool:
     """The ``train`` row of ``dmzbench check --train-steps N``; True when it failed."""
     # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
     from dmzbench import conformance
 
     with tempfile.TemporaryDirectory(prefix="dmzbench-check-") as tmp:
         try:
-            summary = conformance.train_briefly(subject, steps, Path(tmp) / "checkpoint.pt")
+            summary = conformance.train_briefly(subject, train_steps, Path(tmp) / "checkpoint.pt")
         except Interrupted:
             raise
         except Exception as exc:  # a training bug is what this row reports
