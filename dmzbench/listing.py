@@ -41,7 +41,7 @@ def describe(kind: str, name: str) -> dict[str, Any]:
     elif kind == "task":
         options = {f.name: f.default for f in dataclasses.fields(obj.Config)}
         row.update(version=obj.version, default_dataset=obj.default_dataset, requires=sorted(obj.requires),
-                   section=getattr(obj, "group", name),
+                   section=getattr(obj, "group", None) or name,
                    options={k: list(v) if isinstance(v, tuple) else v for k, v in options.items()},
                    metrics=[{"name": m.name, "direction": {True: "higher", False: "lower", None: None}[m.higher_is_better],
                              "chance": m.chance, "uncertainty": m.uncertainty or None, "shown": m.shown,
