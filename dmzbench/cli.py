@@ -96,8 +96,9 @@ def train(
     _check_seed(seed)
     baseline = runner.get_baseline(model)
     dataset = dataset or data.model_default_dataset(type(baseline))
-    loaded = runner.obtain_model(model, preset or baseline.default_preset, dataset, seed, workspace.resolve_device(device),
-                                 data_root=data_root, compile=compile)
+    key = runner.ModelSpec(model, preset or baseline.default_preset, dataset, seed, workspace.resolve_device(device),
+                           data_root=data_root, compile=compile)
+    loaded = runner.obtain(key)
     # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
     from dmzbench import distributed
 
@@ -131,9 +132,10 @@ def run(
     from dmzbench import runner, workspace
 
     _check_seed(seed)
-    record = runner.run_task(model, task, dataset=dataset, preset=preset, seed=seed, overrides=option or [],
-                             device=workspace.resolve_device(device), results_dir=results, data_root=data_root,
-                             compile=compile)
+    spec = runner.resolve(model, task, dataset=dataset, preset=preset, seed=seed, overrides=option or [],
+                          device=workspace.resolve_device(device), results_dir=results, data_root=data_root,
+                          compile=compile)
+    record = runner.execute(spec)
     if record is None:  # a non-zero torchrun rank
         return
     if as_json or not sys.stdout.isatty():
@@ -275,9 +277,9 @@ def suite(
 
     def run_one(run: suites.PlannedRun) -> None:
         err.print(f"  {run.model}/{run.preset or 'default'} {run.task} on {run.dataset}")
-        runner.run_task(run.model, run.task, dataset=run.dataset, preset=run.preset, seed=run.seed,
-                        overrides=list(run.options), device=dev, results_dir=results, compile=compile,
-                        suite={"name": chosen.name, "note": chosen.note})
+        runner.execute(runner.resolve(run.model, run.task, dataset=run.dataset, preset=run.preset, seed=run.seed,
+                                      overrides=run.options, device=dev, results_dir=results, compile=compile,
+                                      suite={"name": chosen.name, "note": chosen.note}))
 
     outcomes = suite_run.run_budgeted(groups, results, cost_model, budget_s, run_one, log=err.print)
     wall = time.monotonic() - t0
