@@ -257,7 +257,8 @@ class Baseline(ABC):
     family: ClassVar[str]
     presets: ClassVar[Mapping[str, Mapping[str, Any]]]
     default_preset: ClassVar[str] = "smoke"
-    # The data set ``dmzbench train`` uses when none is named; None: the built-in default (``dmzbench.data.DEFAULT_DATASET``).
+    # The data set ``dmzbench train`` uses when none is named; None: the built-in default
+    # (``dmzbench.data.DEFAULT_DATASET``).
     default_dataset: ClassVar[str | None] = None
     trainable: ClassVar[bool] = True
 

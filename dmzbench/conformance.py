@@ -56,7 +56,8 @@ def train_briefly(s: Subject, train_steps: int, checkpoint: Path) -> str:
     for role, (dep_name, dep_preset) in s.baseline.dependencies(s.preset).items():
         deps[role] = registry.get("model", dep_name)().build(dep_preset, s.spec)
     s.baseline.attach(module, deps)
-    stages = [dataclasses.replace(st, steps=min(st.steps, train_steps)) for st in s.baseline.stages(module, s.preset, s.spec)]
+    stages = [dataclasses.replace(st, steps=min(st.steps, train_steps))
+              for st in s.baseline.stages(module, s.preset, s.spec)]
     summaries, _ = Trainer(torch.device("cpu"), progress=False).fit(module, stages, synthetic_data(s.spec), checkpoint,
                                                                    {"conformance": s.baseline.name}, seed=0)
     s.trained = {k: v.detach().clone() for k, v in module.state_dict().items()}

@@ -9,9 +9,10 @@
 - ``tiny``: the ``init`` presets with tiny N, to test the suite machinery on a CPU in seconds.
 
 A suite is data: the models and task names here are the only place the core names built-ins. A plugin package adds
-a suite (naming its own models and tasks, or built-ins) through a ``dmzbench.suites`` entry point. Each task's data set is
-the task's own ``default_dataset`` (from the registry) unless the suite says otherwise. A task a model cannot do is
-recorded as skipped, with the reason, so every cell of the page is explained.
+a suite (naming its own models and tasks, or built-ins) through a ``dmzbench.suites`` entry point. Each task's data set
+is the task's own ``default_dataset`` (from the registry) unless the suite says otherwise; the suite's phases are its
+tasks grouped by data set. A task a model cannot do is recorded as skipped, with the reason, so every cell of the page
+is explained.
 """
 
 from __future__ import annotations
