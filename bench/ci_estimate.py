@@ -67,8 +67,7 @@ def main() -> None:
     by_run = {(r["model"]["name"], r["task"]["name"]): r for r in records}
     ddpm_train = next((r["train"] for r in records if r["model"]["name"] == "ddpm" and r["train"].get("stages")), None)
 
-    plan = suites.plan(suite, list(suites.BUILTIN_MODELS), list(suites.TASK_DATASETS),
-                       lambda m: registry.get("model", m).presets)
+    plan = [(r.model, r.preset, r.task, r.dataset, r.options) for g in suites.plan(suite) for r in g.runs]
     rows = []
     trained = set()
     for model, preset, task, dataset, options in plan:

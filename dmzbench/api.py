@@ -94,9 +94,13 @@ class DatasetSource(Protocol):
 
     name: ClassVar[str]
     spec: ClassVar[DataSpec]
-    # Optional: what the set has beyond images and labels, "attributes" and/or "pairs" (paired source images), so a task
-    # that needs them is refused before the set is loaded. A source without it is checked after loading instead.
+    # Optional (read by ``dataset_provides``): what the set has beyond images and labels, "attributes" and/or "pairs"
+    # (paired source images), so a task that needs them is refused before the set is loaded. A source without it is
+    # checked after loading instead.
     # provides: ClassVar[frozenset[str]]
+    # Optional (read by ``dataset_feature_space``): the name of the pinned feature space (``dmzbench.metrics.features``)
+    # its FID and image metrics use by default (``-o features=pinned``); a set without one needs ``features=inception``.
+    # feature_space: ClassVar[str]
 
     def load(self, data_root: Path | None) -> ImageData: ...
 
@@ -137,14 +141,46 @@ class ModelAdapter(Protocol):
         """``n`` unconditional samples in [-1, 1] with ``steps`` sampling steps."""
         ...
 
-    # Optional, announced by ``info.can_interpolate``:
-    #   interpolate(a, b, *, frames, steps, seed) -> (frames, C, H, W): a path from image a to image b (each (C, H, W))
-    #   through the latent, the model's natural way, every frame decoded with the same noise (``seed``).
     # Optional, found by name: encode_sample(x, *, generator) -> (B, D'): one draw from the encoder's posterior in the
     #   form the family's official evaluation saves it (DMZ: soft Gumbel-softmax pairs); probe/auroc ``dmz-official``.
     # Optional, found by name (capability "decode"): decode_latent(z, *, steps, generator) -> images: (B, D) features in
     #   the form ``encode`` returns (a binary latent's bit probabilities are thresholded at 0.5) decoded to images;
     #   the transfer task's ``bridge`` protocol maps one model's codes to another's and decodes them with it.
+    # Optional, declared below: ``InterpolatingAdapter`` (announced by ``info.can_interpolate``) and
+    #   ``InvertibleAdapter`` (announced by ``info.can_invert``).
+
+
+@runtime_checkable
+class InterpolatingAdapter(ModelAdapter, Protocol):
+    """An adapter that interpolates the model's natural way; announced by ``info.can_interpolate``."""
+
+    def interpolate(self, a: Tensor, b: Tensor, *, frames: int, steps: int, seed: int) -> Tensor:
+        """(frames, C, H, W): a path from image ``a`` to image ``b`` (each (C, H, W)) through the latent, every frame
+        decoded with the same noise (``seed``). An ``InvertibleAdapter``'s also takes ``invert_steps=``."""
+        ...
+
+
+@runtime_checkable
+class InvertibleAdapter(ModelAdapter, Protocol):
+    """An adapter that infers x_T by DDIM inversion (DiffAE, PDAE); announced by ``info.can_invert``. Its
+    ``reconstruct`` takes ``x_T="random" | "inferred"`` and ``invert_steps=`` (None: the family's official count), and
+    its ``interpolate``, when it has one, takes ``invert_steps=`` too."""
+
+    def invert(self, x: Tensor, z: Tensor, steps: int) -> Tensor:
+        """The inferred x_T of images ``x`` under their own latents ``z``, by DDIM inversion with ``steps`` steps."""
+        ...
+
+    def invert_steps_for(self, purpose: Literal["recon", "interp"], decode_steps: int) -> int:
+        """How many inversion steps the family's official ``purpose`` protocol takes (the tasks' default)."""
+        ...
+
+    def reconstruct(self, x: Tensor, *, steps: int, generator: torch.Generator | None = None,
+                    x_T: Literal["random", "inferred"] = "random", invert_steps: int | None = None) -> Tensor: ...
+
+
+def invertible(adapter: ModelAdapter) -> bool:
+    """Whether ``adapter`` announces DDIM inversion and declares it (an ``InvertibleAdapter``)."""
+    return bool(adapter.info.can_invert) and isinstance(adapter, InvertibleAdapter)
 
 
 OPTIONAL_METHODS = {"decode": "decode_latent", "encode_sample": "encode_sample"}  # capability -> method found by name
@@ -221,7 +257,9 @@ class Baseline(ABC):
     family: ClassVar[str]
     presets: ClassVar[Mapping[str, Mapping[str, Any]]]
     default_preset: ClassVar[str] = "smoke"
-    default_dataset: ClassVar[str] = "fashion-mnist"
+    # The data set ``dmzbench train`` uses when none is named; None: the built-in default
+    # (``dmzbench.data.DEFAULT_DATASET``).
+    default_dataset: ClassVar[str | None] = None
     trainable: ClassVar[bool] = True
 
     @abstractmethod
@@ -317,8 +355,64 @@ class Task(Protocol):
 
     def run(self, adapter: ModelAdapter, data: ImageData, config: Any, ctx: TaskContext) -> dict[str, float]: ...
 
-    # Optional: ``needs(config) -> (training_mode, requires)`` (a staticmethod) when they depend on the config (the
-    # transfer task's protocol); the class attributes are used otherwise.
-    # Optional: ``validate(data, config)`` (a staticmethod) raises UsageError before any training when the data set
-    # cannot serve the task (e.g. AUROC on a set without attributes); ``data_needs`` (a frozenset of what a data set
-    # ``provides``, e.g. {"attributes"}) lets that be refused before the data set is even loaded.
+    # Optional declarations, with their defaults in ``TaskDefaults`` (a task may inherit it, or declare only what it
+    # needs; the core reads them through ``task_needs``, ``validate_task`` and ``task_declaration``).
+
+
+class TaskDefaults:
+    """A task's optional declarations and their defaults (``Task`` lists the required ones)."""
+
+    training_mode: ClassVar[str] = ""  # "" (the model as trained on the data set) or "paired"
+    # What a data set must ``provide`` beyond images and labels (e.g. {"attributes"}), so that a set that does not is
+    # refused before it is even loaded.
+    data_needs: ClassVar[frozenset[str]] = frozenset()
+    # ``needs(config) -> (training_mode, requires)`` (a staticmethod) when they depend on the config (the transfer
+    # task's protocol); None: the class attributes.
+    needs: ClassVar[Callable[[Any], tuple[str, frozenset[str]]] | None] = None
+    # ``validate(data, config)`` (a staticmethod) raises UsageError before any training when the data set cannot serve
+    # the task (e.g. AUROC on a set without attributes); None: no check.
+    validate: ClassVar[Callable[[ImageData, Any], None] | None] = None
+    # ``cost(config, info, invert_steps) -> budget.TaskCost`` (a staticmethod): what the suite budget plans with;
+    # None: the budget's flat estimate for an undeclared task.
+    cost: ClassVar[Callable[..., Any] | None] = None
+    # The leaderboard's (a task without them still runs; its page column then has no direction): None = its own name
+    group: ClassVar[str | None] = None
+    position: ClassVar[float] = 1000.0  # plugins default to the end
+    metrics: ClassVar[tuple[Metric, ...]] = ()
+    artifacts: ClassVar[Mapping[str, str]] = {}
+
+
+_TASK_OPTIONAL = frozenset(k for k in vars(TaskDefaults) if not k.startswith("_"))
+
+
+def task_declaration(task_cls: type, name: str) -> Any:
+    """A task's optional declaration ``name``: the task's own, else ``TaskDefaults``'s."""
+    if name not in _TASK_OPTIONAL:
+        raise AttributeError(f"{name} is not an optional task declaration ({', '.join(sorted(_TASK_OPTIONAL))})")
+    return getattr(task_cls, name, getattr(TaskDefaults, name))
+
+
+def task_needs(task_cls: type, config: Any) -> tuple[str, frozenset[str]]:
+    """The training mode and adapter capabilities a task needs for ``config`` (transfer's depend on its protocol)."""
+    needs = task_declaration(task_cls, "needs")
+    if needs is not None:
+        return needs(config)
+    return task_declaration(task_cls, "training_mode"), frozenset(task_cls.requires)
+
+
+def validate_task(task_cls: type, data: ImageData, config: Any) -> None:
+    """The task's data/config checks that must fail before any training (none when it declares no ``validate``)."""
+    check = task_declaration(task_cls, "validate")
+    if check is not None:
+        check(data, config)
+
+
+def dataset_feature_space(source: type) -> str | None:
+    """The pinned feature space a data set source declares as its default; None when it declares none."""
+    return getattr(source, "feature_space", None)  # an optional DatasetSource declaration
+
+
+def dataset_provides(source: type) -> frozenset[str] | None:
+    """What a data set source declares it ``provides`` beyond images and labels; None when it declares nothing."""
+    provides = getattr(source, "provides", None)  # an optional DatasetSource declaration
+    return None if provides is None else frozenset(provides)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from dmzbench import registry, suites
-from dmzbench.api import Metric
+from dmzbench.api import Metric, task_declaration
 from dmzbench.errors import DmzbenchError, UsageError
 from dmzbench.records import config_key, read_record
 
@@ -60,8 +60,8 @@ def declaration(task: str) -> Declared:
         cls = registry.get("task", task)
     except DmzbenchError:
         return Declared(task, math.inf, (), {}, installed=False)
-    return Declared(getattr(cls, "group", task), float(getattr(cls, "position", 1000)),
-                    tuple(getattr(cls, "metrics", ())), dict(getattr(cls, "artifacts", {})), installed=True)
+    return Declared(task_declaration(cls, "group") or task, float(task_declaration(cls, "position")),
+                    tuple(task_declaration(cls, "metrics")), dict(task_declaration(cls, "artifacts")), installed=True)
 
 
 @dataclass(frozen=True)

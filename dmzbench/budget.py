@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from dmzbench.api import Baseline, CapabilityMissing, DataSpec, ModelAdapter
+from dmzbench.api import Baseline, CapabilityMissing, DataSpec, InvertibleAdapter, ModelAdapter
 from dmzbench.errors import UsageError
 
 
@@ -44,7 +44,7 @@ UNDECLARED_TASK_COST = TaskCost(fixed_s=60.0)
 class ModelFlops:
     """FLOPs per image of one (model, preset, data set): training per stage, one sampling step, one encode."""
 
-    stages: tuple[tuple[str, int, int, float], ...]  # (stage name, steps, batch size, training FLOPs per image)
+    stages: tuple[tuple[str, int, int, float], ...]  # (stage name, train steps, batch size, training FLOPs per image)
     forward: float  # FLOPs per image of one sampling step (generate with steps=1)
     encode: float  # FLOPs per image of encode (0 when the model has no encoder)
     # the family's official DDIM-inversion counts by purpose ("recon", "interp"); absent: as many as the decode takes
@@ -155,8 +155,9 @@ def _count_model(baseline: Baseline, preset: str, spec: DataSpec, n: int) -> tup
         encode = _count(lambda: adapter.encode(x)) / n
     except CapabilityMissing:
         encode = 0.0
-    official = getattr(adapter, "invert_steps_for", None)  # invertible adapters declare their official counts
-    inversion = tuple((p, official(p, 0)) for p in ("recon", "interp")) if official else ()
+    inversion = ()
+    if isinstance(adapter, InvertibleAdapter):  # invertible adapters declare their official counts
+        inversion = tuple((p, adapter.invert_steps_for(p, 0)) for p in ("recon", "interp"))
     return ModelFlops(tuple(stages), forward, encode, inversion), adapter
 
 
@@ -164,7 +165,8 @@ def training_seconds(flops: ModelFlops, model: str, device: DeviceProfile) -> fl
     """Every stage at the model's training rate; a measured rate (the trainer's seconds per step, first stage) already
     holds the per-step overhead, and prices the model's later stages too."""
     overhead = 0.0 if model in device.train_tflops_by_model else device.step_overhead_s
-    return sum(steps * (batch * f / device.train_rate(model) + overhead) for _, steps, batch, f in flops.stages)
+    return sum(train_steps * (batch * f / device.train_rate(model) + overhead)
+               for _, train_steps, batch, f in flops.stages)
 
 
 def task_seconds(cost: TaskCost, flops: ModelFlops, model: str, device: DeviceProfile) -> float:

@@ -6,7 +6,11 @@ User mistakes end in one line ``error: ...`` and exit code 2 (usage) or 1 (runti
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import tempfile
+import threading
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -40,6 +44,7 @@ def ls(
 ) -> None:
     """List what is registered (through entry points): models with their presets, tasks with their options (-o) and
     metrics, data sets, and the named suites."""
+    # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
     from dmzbench.listing import listing
 
     kinds = ("models", "tasks", "datasets", "suites")
@@ -74,7 +79,7 @@ def ls(
 @app.command()
 def train(
     model: Annotated[str, typer.Option(help="Model name (see 'dmzbench ls models').")],
-    dataset: Annotated[str, typer.Option(help="Data set name.")] = "fashion-mnist",
+    dataset: Annotated[Optional[str], typer.Option(help="Data set name; default: the model's.")] = None,
     preset: Annotated[Optional[str], typer.Option(help="Preset; default: the model's (smoke).")] = None,
     seed: Seed = 0,
     device: Device = "auto",
@@ -82,15 +87,19 @@ def train(
     compile: Compile = False,
 ) -> None:
     """Train (or resume, or just load) a model and print where its checkpoint is."""
-    from dmzbench import runner, runs
+    # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
+    from dmzbench import data, runner, workspace
     from dmzbench.train import train_summary
 
-    if dataset not in registry.names("dataset"):
+    if dataset is not None and dataset not in registry.names("dataset"):
         raise did_you_mean("dataset", dataset, registry.names("dataset"))
     _check_seed(seed)
     baseline = runner.get_baseline(model)
-    loaded = runner.obtain_model(model, preset or baseline.default_preset, dataset, seed, runs.resolve_device(device),
-                                 data_root=data_root, compile=compile)
+    dataset = dataset or data.model_default_dataset(type(baseline))
+    key = runner.ModelSpec(model, preset or baseline.default_preset, dataset, seed, workspace.resolve_device(device),
+                           data_root=data_root, compile=compile)
+    loaded = runner.obtain(key)
+    # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
     from dmzbench import distributed
 
     if not distributed.is_main():
@@ -119,12 +128,14 @@ def run(
 
     Example: dmzbench run --model pixels --task probe -o protocol=split --json
     """
-    from dmzbench import runner, runs
+    # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
+    from dmzbench import runner, workspace
 
     _check_seed(seed)
-    record = runner.run_task(model, task, dataset=dataset, preset=preset, seed=seed, overrides=option or [],
-                             device=runs.resolve_device(device), results_dir=results, data_root=data_root,
-                             compile=compile)
+    spec = runner.resolve(model, task, dataset=dataset, preset=preset, seed=seed, overrides=option or [],
+                          device=workspace.resolve_device(device), results_dir=results, data_root=data_root,
+                          compile=compile)
+    record = runner.execute(spec)
     if record is None:  # a non-zero torchrun rank
         return
     if as_json or not sys.stdout.isatty():
@@ -153,15 +164,18 @@ def leaderboard(
 ) -> None:
     """Build the leaderboard (Markdown, CSV, plots, static HTML, claims) from result records, or --check a committed
     one. The title and note come from --suite, else from the suite the records name."""
+    # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
     from dmzbench import leaderboard as lb
 
     if suite_name is not None:
+        # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
         from dmzbench import suites
 
         chosen = suites.get(suite_name)
         title, note = suites.page_title(chosen), chosen.note
 
     if as_json:
+        # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
         from dmzbench.board_json import tables_json
 
         print(json.dumps(tables_json(lb.load(results)), indent=2))
@@ -170,6 +184,7 @@ def leaderboard(
         lb.check(results, out_dir, title, note, claims)
         out.print(f"{out_dir / 'leaderboard.md'} matches the records in {results}")
         return
+    # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
     from dmzbench.validate import writable_dir
 
     writable_dir(out_dir, "--out")
@@ -185,10 +200,11 @@ def _root(version: Annotated[bool, typer.Option("--version", help="Print the ver
 
 
 def _check_seed(seed: int) -> None:
-    from dmzbench import runs, validate
+    # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
+    from dmzbench import validate, workspace
 
     validate.seed(seed)
-    validate.writable_dir(runs.home(), "DMZBENCH_HOME")  # where checkpoints go
+    validate.writable_dir(workspace.home(), "DMZBENCH_HOME")  # where checkpoints go
 
 
 def _parse_seeds(text: str) -> list[int]:
@@ -205,7 +221,7 @@ def _parse_seeds(text: str) -> list[int]:
 
 @app.command()
 def suite(
-    name: Annotated[str, typer.Argument(help="ci, small or tiny (see dmzbench/suites.py)")],
+    name: Annotated[str, typer.Argument(help="A named suite: ci, small, tiny or a plugin's (see 'dmzbench ls suites').")],
     results: Annotated[Path, typer.Option(help="Where the suite's result records go.")] = Path("results"),
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Also build the leaderboard here.")] = None,
     models: Annotated[Optional[str], typer.Option(help="Comma-separated subset of the suite's models.")] = None,
@@ -228,7 +244,8 @@ def suite(
 
     Example (one GPU lend): dmzbench suite small --budget 360 --results leaderboards/small/results
     """
-    from dmzbench import budget, runner, runs, suite_run, suites
+    # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
+    from dmzbench import budget, runner, suite_run, suites, workspace
 
     chosen = suites.get(name)
     if budget_s is not None and budget_s <= 0:
@@ -238,7 +255,7 @@ def suite(
     groups = [g for s in seed_list
               for g in suites.plan(chosen, models.split(",") if models else None, tasks.split(",") if tasks else None, s)]
     suites.check_options(chosen)
-    dev = runs.resolve_device("cpu" if (plan_only or status) and device == "auto" else device)
+    dev = workspace.resolve_device("cpu" if (plan_only or status) and device == "auto" else device)
     cost_model = budget.profile(profile or ("h100" if dev.type == "cuda" or plan_only else "cpu"))
     if status:
         rows = suite_run.status_rows(groups, results)
@@ -250,20 +267,19 @@ def suite(
         rows = suite_run.plan_rows(groups, results, cost_model, budget_s)
         _print_rows(f"suite {name}: plan ({cost_model.source})", rows)
         return
+    # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
     from dmzbench.validate import writable_dir
 
     writable_dir(results, "--results")
     if out_dir is not None:  # found now, not after the whole suite ran
         writable_dir(out_dir, "--out")
-    import time
-
     t0 = time.monotonic()
 
     def run_one(run: suites.PlannedRun) -> None:
         err.print(f"  {run.model}/{run.preset or 'default'} {run.task} on {run.dataset}")
-        runner.run_task(run.model, run.task, dataset=run.dataset, preset=run.preset, seed=run.seed,
-                        overrides=list(run.options), device=dev, results_dir=results, compile=compile,
-                        suite={"name": chosen.name, "note": chosen.note})
+        runner.execute(runner.resolve(run.model, run.task, dataset=run.dataset, preset=run.preset, seed=run.seed,
+                                      overrides=run.options, device=dev, results_dir=results, compile=compile,
+                                      suite={"name": chosen.name, "note": chosen.note}))
 
     outcomes = suite_run.run_budgeted(groups, results, cost_model, budget_s, run_one, log=err.print)
     wall = time.monotonic() - t0
@@ -272,11 +288,13 @@ def suite(
     left = suite_run.remaining(outcomes)
     err.print(f"suite {name}: {len(left)} run group(s) remain" + (" (run the same command again)" if left else ""))
     if summary is not None:
+        # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
         from dmzbench.atomic import write_json
 
         write_json(summary, {"suite": name, "wall_s": round(wall, 1), "budget_s": budget_s,
-                             "device": runs.device_name(dev), "estimates": cost_model.source, "groups": rows})
+                             "device": workspace.device_name(dev), "estimates": cost_model.source, "groups": rows})
     if out_dir is not None:
+        # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
         from dmzbench import leaderboard as lb
 
         lb.write(results, out_dir, suites.page_title(chosen), chosen.note)
@@ -302,6 +320,7 @@ def check(
                                              "(synthetic data, CPU), then check the trained model.")] = 0,
 ) -> None:
     """Run the conformance suite (the one the tests use) on a model and print a pass/fail table."""
+    # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
     import torch
 
     from dmzbench import conformance
@@ -309,6 +328,7 @@ def check(
     baseline = registry.get("model", model)()
     subject = conformance.subject_for(baseline)
     if preset:
+        # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
         from dmzbench.runner import check_preset
 
         check_preset(baseline, preset)
@@ -336,15 +356,14 @@ def check(
         raise DmzbenchError(f"{model}: {failed} of {total} conformance checks failed (see the table)")
 
 
-def _check_training(subject, steps: int, table: Table) -> bool:
+def _check_training(subject, train_steps: int, table: Table) -> bool:
     """The ``train`` row of ``dmzbench check --train-steps N``; True when it failed."""
-    import tempfile
-
+    # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
     from dmzbench import conformance
 
     with tempfile.TemporaryDirectory(prefix="dmzbench-check-") as tmp:
         try:
-            summary = conformance.train_briefly(subject, steps, Path(tmp) / "checkpoint.pt")
+            summary = conformance.train_briefly(subject, train_steps, Path(tmp) / "checkpoint.pt")
         except Interrupted:
             raise
         except Exception as exc:  # a training bug is what this row reports
@@ -360,10 +379,11 @@ app.add_typer(data_app, name="data")
 
 @data_app.command("get")
 def data_get(
-    name: Annotated[str, typer.Argument(help="fashion-mnist (also serves edges2fashion) or shapes")],
+    name: Annotated[str, typer.Argument(help="A registered data set (see 'dmzbench ls datasets').")],
     data_root: DataRoot = None,
 ) -> None:
     """Put a data set here from the first source that works (apt-get as root, then torchvision), saying what it did."""
+    # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
     from dmzbench.data import get
 
     out.print(get.get(name, data_root, lambda line: err.print(line, highlight=False)), highlight=False)
@@ -411,9 +431,6 @@ def main(argv: list[str] | None = None) -> None:
 
 def _on_stop_signals(handler):
     """Install ``handler`` (one callable, or the dict this returned) for SIGINT and SIGTERM; return the old ones."""
-    import signal
-    import threading
-
     if threading.current_thread() is not threading.main_thread():
         return {}
     return {sig: signal.signal(sig, handler[sig] if isinstance(handler, dict) else handler)

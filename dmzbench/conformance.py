@@ -14,10 +14,13 @@ from pathlib import Path
 
 import torch
 
-from dmzbench.api import Baseline, CapabilityMissing, DataSpec, ImageData, ModelAdapter, can
+from dmzbench import registry
+from dmzbench.api import (Baseline, CapabilityMissing, DataSpec, ImageData, InterpolatingAdapter, InvertibleAdapter,
+                          ModelAdapter, can)
+from dmzbench.train import Trainer
 
 SPEC = DataSpec("conformance", image_size=32, channels=1, num_classes=10)
-STEPS = 2  # sampling steps: enough to run every code path, few enough to be fast on a CPU
+SAMPLE_STEPS = 2  # sampling steps: enough to run every code path, few enough to be fast on a CPU
 
 
 @dataclass
@@ -43,21 +46,18 @@ def synthetic_data(spec: DataSpec, n: int = 64) -> ImageData:
     return ImageData(spec, images, labels, images[: n // 2], labels[: n // 2], source="synthetic (conformance)")
 
 
-def train_briefly(s: Subject, steps: int, checkpoint: Path) -> str:
-    """Train ``s``'s preset for at most ``steps`` steps per stage on synthetic data, through the real trainer (EMA,
+def train_briefly(s: Subject, train_steps: int, checkpoint: Path) -> str:
+    """Train ``s``'s preset for at most ``train_steps`` steps per stage on synthetic data, through the real trainer (EMA,
     checkpoint, resume bookkeeping), and keep the weights on ``s`` so that the other checks see a trained model.
     Dependencies (PDAE's ddpm) are attached as built, untrained. Returns a one-line summary."""
-    from dmzbench.train import Trainer
-
     torch.manual_seed(0)
     module = s.baseline.build(s.preset, s.spec)
     deps = {}
     for role, (dep_name, dep_preset) in s.baseline.dependencies(s.preset).items():
-        from dmzbench import registry
-
         deps[role] = registry.get("model", dep_name)().build(dep_preset, s.spec)
     s.baseline.attach(module, deps)
-    stages = [dataclasses.replace(st, steps=min(st.steps, steps)) for st in s.baseline.stages(module, s.preset, s.spec)]
+    stages = [dataclasses.replace(st, steps=min(st.steps, train_steps))
+              for st in s.baseline.stages(module, s.preset, s.spec)]
     summaries, _ = Trainer(torch.device("cpu"), progress=False).fit(module, stages, synthetic_data(s.spec), checkpoint,
                                                                    {"conformance": s.baseline.name}, seed=0)
     s.trained = {k: v.detach().clone() for k, v in module.state_dict().items()}
@@ -73,6 +73,10 @@ def check_interface(s: Subject) -> str | None:
     _, a = s.fresh()
     if not isinstance(a, ModelAdapter):
         return "adapter lacks info/encode/reconstruct/generate"
+    if a.info.can_interpolate and not isinstance(a, InterpolatingAdapter):
+        return "info says it can interpolate, but the adapter has no interpolate (InterpolatingAdapter)"
+    if a.info.can_invert and not isinstance(a, InvertibleAdapter):
+        return "info says it can invert, but the adapter lacks invert/invert_steps_for (InvertibleAdapter)"
     if (a.info.image_size, a.info.channels) != (s.spec.image_size, s.spec.channels):
         return f"info says {a.info.channels}x{a.info.image_size}px, built for {s.spec.channels}x{s.spec.image_size}px"
     return check_info_names(a.info.name, a.info.preset, s)
@@ -120,18 +124,18 @@ def check_reconstruct(s: Subject) -> str | None:
     _, a = s.fresh()
     x = _images(3, s.spec)
     if not a.info.can_reconstruct:
-        return _expect_missing(lambda: a.reconstruct(x, steps=STEPS), "reconstruct")
-    out = a.reconstruct(x, steps=STEPS, generator=torch.Generator().manual_seed(1))
-    again = a.reconstruct(x, steps=STEPS, generator=torch.Generator().manual_seed(1))
+        return _expect_missing(lambda: a.reconstruct(x, steps=SAMPLE_STEPS), "reconstruct")
+    out = a.reconstruct(x, steps=SAMPLE_STEPS, generator=torch.Generator().manual_seed(1))
+    again = a.reconstruct(x, steps=SAMPLE_STEPS, generator=torch.Generator().manual_seed(1))
     return _check_images(out, 3, s, "reconstruct") or (None if torch.equal(out, again) else "reconstruct ignores its generator")
 
 
 def check_generate(s: Subject) -> str | None:
     _, a = s.fresh()
     if not a.info.can_generate:
-        return _expect_missing(lambda: a.generate(2, steps=STEPS), "generate")
-    out = a.generate(2, steps=STEPS, generator=torch.Generator().manual_seed(1))
-    again = a.generate(2, steps=STEPS, generator=torch.Generator().manual_seed(1))
+        return _expect_missing(lambda: a.generate(2, steps=SAMPLE_STEPS), "generate")
+    out = a.generate(2, steps=SAMPLE_STEPS, generator=torch.Generator().manual_seed(1))
+    again = a.generate(2, steps=SAMPLE_STEPS, generator=torch.Generator().manual_seed(1))
     return _check_images(out, 2, s, "generate") or (None if torch.equal(out, again) else "generate ignores its generator")
 
 
@@ -142,8 +146,8 @@ def check_decode(s: Subject) -> str | None:
     if not can(a, "decode"):
         return None
     z = a.encode(_images(3, s.spec))
-    out = a.decode_latent(z, steps=STEPS, generator=torch.Generator().manual_seed(1))
-    again = a.decode_latent(z, steps=STEPS, generator=torch.Generator().manual_seed(1))
+    out = a.decode_latent(z, steps=SAMPLE_STEPS, generator=torch.Generator().manual_seed(1))
+    again = a.decode_latent(z, steps=SAMPLE_STEPS, generator=torch.Generator().manual_seed(1))
     return _check_images(out, 3, s, "decode_latent") or (
         None if torch.equal(out, again) else "decode_latent ignores its generator")
 
@@ -160,7 +164,7 @@ def check_checkpoint_round_trip(s: Subject) -> str | None:
         x = _images(4, s.spec)
         same, what = torch.equal(a.encode(x), b.encode(x)), "encode"
     else:
-        gen = lambda m: m.generate(2, steps=STEPS, generator=torch.Generator().manual_seed(0))  # noqa: E731
+        gen = lambda m: m.generate(2, steps=SAMPLE_STEPS, generator=torch.Generator().manual_seed(0))  # noqa: E731
         same, what = torch.equal(gen(a), gen(b)), "generate"
     return None if same else f"{what} differs after a state_dict save/load round trip"
 

@@ -6,6 +6,7 @@ The CLI prints ``error: <message>`` for these and exits with ``exit_code``; anyt
 from __future__ import annotations
 
 import difflib
+import signal
 from collections.abc import Iterable
 
 
@@ -31,8 +32,6 @@ class Interrupted(DmzbenchError):
 
     @classmethod
     def by_signal(cls, signum: int, where: str = "") -> "Interrupted":
-        import signal
-
         at = f" at {where}" if where else ""
         return cls(f"interrupted{at}; the same command resumes", 128 + int(signum))
 
@@ -43,7 +42,7 @@ class Interrupted(DmzbenchError):
 
 
 def did_you_mean(kind: str, name: str, known: Iterable[str]) -> UsageError:
-    """``unknown model 'dmzz'; did you mean 'dmz'? (known: dmz, pixels)``"""
+    """``unknown model 'resnett'; did you mean 'resnet'? (known: resnet, vit)``"""
     known = sorted(known)
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
     hint = f"; did you mean '{close[0]}'?" if close else ""

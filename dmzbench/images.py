@@ -32,6 +32,7 @@ def in_batches(make: Callable[[int, int], Tensor], n: int, batch_size: int,
 
 
 def save_grid(path: Path, images_uint8: Tensor, nrow: int = 8) -> Path:
+    # here: torchvision loads slowly and only saving a grid needs it
     from torchvision.utils import save_image
 
     buf = io.BytesIO()

@@ -74,7 +74,7 @@ def plots(board: Board, out: Path) -> list[Path]:
 
     matplotlib.use("Agg")
     matplotlib.rcParams["svg.hashsalt"] = "dmzbench"  # stable SVG ids
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after matplotlib.use: the backend is chosen first
 
     written = []
     for table in board.tables:

@@ -24,7 +24,7 @@ KINDS = {"models": "model", "tasks": "task", "datasets": "dataset"}
 
 
 def _home() -> Path:
-    # the rule of dmzbench.runs.home, which this module cannot import (runs imports torch)
+    # the rule of dmzbench.workspace.home, which this module cannot import (workspace imports torch)
     if os.environ.get("DMZBENCH_HOME"):
         return Path(os.environ["DMZBENCH_HOME"]).expanduser()
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dmzbench"
@@ -34,12 +34,14 @@ def describe(kind: str, name: str) -> dict[str, Any]:
     obj = registry.get(kind, name)
     row: dict[str, Any] = {"name": name, "from": registry.source(kind, name)}
     if kind == "model":
+        from dmzbench.data import model_default_dataset  # here: dmzbench.data imports torch, the listing must not
+
         row.update(presets=list(obj.presets), default_preset=obj.default_preset,
-                   default_dataset=getattr(obj, "default_dataset", None), trainable=getattr(obj, "trainable", True))
+                   default_dataset=model_default_dataset(obj), trainable=getattr(obj, "trainable", True))
     elif kind == "task":
         options = {f.name: f.default for f in dataclasses.fields(obj.Config)}
         row.update(version=obj.version, default_dataset=obj.default_dataset, requires=sorted(obj.requires),
-                   section=getattr(obj, "group", name),
+                   section=getattr(obj, "group", None) or name,
                    options={k: list(v) if isinstance(v, tuple) else v for k, v in options.items()},
                    metrics=[{"name": m.name, "direction": {True: "higher", False: "lower", None: None}[m.higher_is_better],
                              "chance": m.chance, "uncertainty": m.uncertainty or None, "shown": m.shown,
@@ -99,5 +101,5 @@ def listing() -> dict[str, list[dict[str, Any]]]:
         described[plural] += [describe(kind, n) for n in sorted(local[kind])]
         described[plural].sort(key=lambda r: r["name"])
     described["suites"] = [{"name": s.name, "presets": list(s.presets), "options": s.options, "note": s.note}
-                           for s in suites.SUITES.values()]
+                           for s in suites.all_suites()]
     return described

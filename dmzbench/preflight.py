@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from dmzbench import registry
-from dmzbench.api import DataSpec, ModelAdapter
+from dmzbench.api import DataSpec, ModelAdapter, dataset_provides, task_declaration
 from dmzbench.errors import DmzbenchError, UsageError
 
 # need -> (what the task needs, what the data set lacks), for the one-line error
@@ -20,8 +20,8 @@ NEEDS = {"pairs": ("a paired data set", "is not paired"), "attributes": ("a data
 def task_data_needs(task_cls: type) -> frozenset[str]:
     """What a task needs a data set to provide beyond images and labels: its ``data_needs``, plus ``pairs`` for a
     task trained in paired mode (domain transfer)."""
-    needs = set(getattr(task_cls, "data_needs", ()))
-    if getattr(task_cls, "training_mode", "") == "paired":
+    needs = set(task_declaration(task_cls, "data_needs"))
+    if task_declaration(task_cls, "training_mode") == "paired":
         needs.add("pairs")
     return frozenset(needs)
 
@@ -29,12 +29,12 @@ def task_data_needs(task_cls: type) -> frozenset[str]:
 def check_data_serves(task: str, task_cls: type, dataset: str) -> None:
     """Refuse a data set that does not provide what the task needs, from the source's ``provides`` declaration (a
     source without one is checked after loading, by the task's ``validate``)."""
-    provides = getattr(registry.get("dataset", dataset), "provides", None)
+    provides = dataset_provides(registry.get("dataset", dataset))
     if provides is None:
         return
     for need in sorted(task_data_needs(task_cls) - set(provides)):
         wanted, lacks = NEEDS.get(need, (f"a data set with {need}", f"has no {need}"))
-        providers = [n for n in registry.names("dataset") if need in getattr(registry.get("dataset", n), "provides", ())]
+        providers = [n for n in registry.names("dataset") if need in (dataset_provides(registry.get("dataset", n)) or ())]
         raise UsageError(f"task {task} needs {wanted} ({', '.join(providers) or 'none registered'}); "
                          f"data set {dataset} {lacks}")
 

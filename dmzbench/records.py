@@ -57,6 +57,28 @@ class ResultRecord:
         return write_json(Path(results_dir) / self.filename(), self.to_dict())
 
 
+def task_section(name: str, version: str, config: dict[str, Any], mode: str, source: str) -> dict[str, Any]:
+    """A record's ``task`` before the task ran (its ``details`` are added after): what the comparability key reads."""
+    return {"name": name, "version": version, "config": config, "mode": mode, "source": source}
+
+
+def model_section(name: str, family: str, preset: str, checkpoint_sha256: str | None, source: str,
+                  info: dict[str, Any], dependencies: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "family": family, "preset": preset, "checkpoint_sha256": checkpoint_sha256, "source": source,
+            "source_version": distribution_version(source), "info": info, "dependencies": dependencies,
+            "config": config}
+
+
+def dataset_section(name: str, splits: dict[str, int], source: str, content_sha256: str,
+                    preprocessing: str) -> dict[str, Any]:
+    return {"name": name, "splits": splits, "source": source, "content_sha256": content_sha256,
+            "preprocessing": preprocessing}
+
+
+def timings_section(model_s: float, task_s: float, total_s: float) -> dict[str, float]:
+    return {"model_s": round(model_s, 3), "task_s": round(task_s, 3), "total_s": round(total_s, 3)}
+
+
 def read_record(path: Path) -> dict[str, Any]:
     try:
         record = json.loads(Path(path).read_text())

@@ -5,14 +5,18 @@ The core never imports the built-ins (``dmzbench.baselines`` from baselines/, ``
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
-from dmzbench.errors import DmzbenchError, did_you_mean
+from dmzbench.errors import DmzbenchError, UsageError, did_you_mean
 
-GROUPS = {"model": "dmzbench.models", "task": "dmzbench.tasks", "dataset": "dmzbench.datasets"}
+GROUPS = {"model": "dmzbench.models", "task": "dmzbench.tasks", "dataset": "dmzbench.datasets",
+          "suite": "dmzbench.suites"}  # a suite entry point names a ``dmzbench.suites.Suite`` instance
 
 
 @dataclass(frozen=True)
@@ -78,12 +82,8 @@ def source(kind: str, name: str) -> str:
 def import_file(path: str) -> list[str]:
     """``dmzbench --import file.py``: run a local file and register the models (Baseline subclasses with a ``name``),
     tasks (classes with name, version, Config and run) and data sets (classes with name, spec and load) it defines."""
-    import importlib.util
-    import sys
-    from pathlib import Path
-
+    # here: dmzbench.api imports torch, and the registry is read by the torch-free listing
     from dmzbench.api import Baseline
-    from dmzbench.errors import UsageError
 
     file = Path(path)
     if not file.is_file():

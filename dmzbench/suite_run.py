@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from dmzbench import budget, data, registry, runs
-from dmzbench.api import can
+from dmzbench import budget, data, registry, workspace
+from dmzbench.api import can, task_declaration, task_needs
 from dmzbench.config import apply_overrides
 from dmzbench.errors import DmzbenchError
 from dmzbench.records import SCHEMA_VERSION
-from dmzbench.runner import task_needs
 from dmzbench.suites import PlannedRun, RunGroup
 
 
@@ -92,7 +91,7 @@ def _untrained_seconds(model: str, preset: str, dataset: str, seed: int, mode: s
     baseline = registry.get("model", model)()
     total = sum(_untrained_seconds(dep, dep_preset, dataset, seed, "", device)
                 for dep, dep_preset in baseline.dependencies(preset).values())
-    if not runs.checkpoint_path(model, preset, dataset, seed, mode).exists():
+    if not workspace.checkpoint_path(model, preset, dataset, seed, mode).exists():
         total += budget.training_seconds(model_flops(model, preset, dataset)[0], model, device)
     return total
 
@@ -110,7 +109,7 @@ def estimate(group: RunGroup, recorded: dict[tuple, Any], device: budget.DeviceP
         config = apply_overrides(task_cls.Config, list(run.options))
         if not all(can(adapter, cap) for cap in task_needs(task_cls, config)[1]):
             continue  # recorded as skipped in a fraction of a second, no training
-        cost_of = getattr(task_cls, "cost", None)  # optional: a plugin task may declare none
+        cost_of = task_declaration(task_cls, "cost")  # optional: a plugin task may declare none
         cost = cost_of(config, adapter.info, flops.invert_steps_for) if cost_of else budget.UNDECLARED_TASK_COST
         task_s += budget.task_seconds(cost, flops, group.model, device)
         able.append(run)

@@ -8,9 +8,11 @@
   runs, in the order below, only the runs whose record is missing and that fit in S seconds (``dmzbench/suite_run.py``).
 - ``tiny``: the ``init`` presets with tiny N, to test the suite machinery on a CPU in seconds.
 
-A suite is data: the models and task names here are the only place the core names built-ins. Each task's data set is
-the task's own ``default_dataset`` (from the registry) unless the suite says otherwise. A task a model cannot do is
-recorded as skipped, with the reason, so every cell of the page is explained.
+A suite is data: the models and task names here are the only place the core names built-ins. A plugin package adds
+a suite (naming its own models and tasks, or built-ins) through a ``dmzbench.suites`` entry point. Each task's data set
+is the task's own ``default_dataset`` (from the registry) unless the suite says otherwise; the suite's phases are its
+tasks grouped by data set. A task a model cannot do is recorded as skipped, with the reason, so every cell of the page
+is explained.
 """
 
 from __future__ import annotations
@@ -27,17 +29,25 @@ class Suite:
     name: str
     models: tuple[str, ...]
     presets: tuple[str, ...]  # trained presets per model (a model with none of them runs its default preset once)
-    # Task names in priority order; the tasks of one phase share a data set, so one trained model serves them all.
-    phases: tuple[tuple[str, ...], ...]
+    tasks: tuple[str, ...]  # task names in priority order (built-in or plugin: any registered task)
     options: dict[str, list[str]] = field(default_factory=dict)  # task -> ["key=value", ...]
     controls: tuple[str, ...] = ()  # untrained control presets (``init``) run beside each trained preset
     control_tasks: tuple[str, ...] | None = None  # the tasks a control runs (None: all of the suite's)
     datasets: dict[str, str] = field(default_factory=dict)  # task -> data set, where not the task's default
     note: str = ""
 
+    def dataset_of(self, task: str) -> str:
+        """The data set ``task`` runs on in this suite: the suite's choice, else the task's own ``default_dataset``."""
+        return self.datasets.get(task) or registry.get("task", task).default_dataset
+
     @property
-    def tasks(self) -> tuple[str, ...]:
-        return tuple(t for phase in self.phases for t in phase)
+    def phases(self) -> tuple[tuple[str, ...], ...]:
+        """The tasks grouped by data set, in the order of each data set's first task: the tasks of one phase share a
+        data set, so one trained model serves them all. Read from the registry, so asked for only when planning."""
+        by_dataset: dict[str, list[str]] = {}
+        for task in self.tasks:
+            by_dataset.setdefault(self.dataset_of(task), []).append(task)
+        return tuple(tuple(tasks) for tasks in by_dataset.values())
 
 
 @dataclass(frozen=True)
@@ -68,7 +78,8 @@ class RunGroup:
 
 
 ALL_MODELS = ("dmz", "diffae", "sdvae", "pdae", "dgae", "ddpm", "pixels")  # most important families first
-PHASES = (("probe", "recon", "fid", "interp"), ("auroc",), ("transfer",))  # fashion-mnist, shapes, edges2fashion
+# In priority order; the plan runs them phase by phase, one phase per data set (``Suite.phases``).
+ALL_TASKS = ("probe", "recon", "fid", "interp", "auroc", "transfer")
 
 SMALL_N = {
     "probe": ["max_images=5000"],
@@ -85,18 +96,18 @@ SMALL_N = {
 SUITES = {
     # init controls on the representation tasks, as in `small`: an untrained decoder's samples are noise, and those
     # rows (FID, recon, interp, transfer) cost 338 of the 2439 s CI measured with them (issue 17's 30-minute limit)
-    "ci": Suite("ci", ALL_MODELS, ("smoke",), PHASES, SMALL_N, controls=("init",), control_tasks=("probe", "auroc"),
+    "ci": Suite("ci", ALL_MODELS, ("smoke",), ALL_TASKS, SMALL_N, controls=("init",), control_tasks=("probe", "auroc"),
                 note="CI pipeline check, not a scientific comparison: smoke presets train for minutes on 2 CPU cores, "
                      "where trained encoders barely differ from their init controls (shown for probe and AUROC). "
                      "Pinned feature spaces; small N."),
-    "small": Suite("small", ALL_MODELS, ("small",), PHASES, {
+    "small": Suite("small", ALL_MODELS, ("small",), ALL_TASKS, {
         "probe": [], "auroc": ["max_images=10000"], "transfer": ["n_images=2000", "steps=50"],
         "fid": ["n_samples=5000", "steps=10,20,50,100", "batch_size=1000"], "recon": ["n_images=2000", "steps=50"],
         "interp": ["n_pairs=32", "steps=50"],
     }, controls=("init",), control_tasks=("probe", "auroc"),
         note="Scientific table: small presets (one to two minutes of GPU training per stage) beside their untrained "
              "init controls (representation tasks only: an untrained decoder's samples are noise)."),
-    "tiny": Suite("tiny", ALL_MODELS, ("init",), PHASES, {
+    "tiny": Suite("tiny", ALL_MODELS, ("init",), ALL_TASKS, {
         "probe": ["max_images=500"], "auroc": ["max_images=200"], "transfer": ["n_images=8", "steps=2"],
         "fid": ["n_samples=8", "steps=2", "n_reference=200"], "recon": ["n_images=8", "steps=2", "invert_steps=2"],
         "interp": ["n_pairs=1", "frames=3", "steps=2", "invert_steps=2"],
@@ -104,10 +115,26 @@ SUITES = {
 }
 
 
+def names() -> list[str]:
+    """The built-in suites and those plugin packages declare (``dmzbench.suites`` entry points)."""
+    return sorted(set(SUITES) | set(registry.names("suite")))
+
+
 def get(name: str) -> Suite:
-    if name not in SUITES:
-        raise did_you_mean("suite", name, SUITES)
-    return SUITES[name]
+    """A built-in suite, or a plugin's (its entry point names a ``Suite`` whose ``name`` is the entry point's)."""
+    if name in SUITES:
+        return SUITES[name]
+    if name not in registry.names("suite"):
+        raise did_you_mean("suite", name, names())
+    found = registry.get("suite", name)
+    if not isinstance(found, Suite) or found.name != name:
+        raise UsageError(f"suite entry point '{name}' ({registry.source('suite', name)}) must name a "
+                         f"dmzbench.suites.Suite called '{name}'")
+    return found
+
+
+def all_suites() -> list[Suite]:
+    return [get(n) for n in names()]
 
 
 def page_title(suite: Suite | str) -> str:
@@ -127,6 +154,8 @@ def plan(suite: Suite, models: list[str] | None = None, tasks: list[str] | None 
          presets_of=None) -> list[RunGroup]:
     """Every run of the suite, grouped by the trained model it needs, in priority order: phase by phase (the first
     phase's data set first), model by model (the suite's order), each model's controls next to its trained presets."""
+    from dmzbench.api import task_declaration  # here: dmzbench.api imports torch; reading suites (ls, pages) must not
+
     models_ = _subset("model of this suite", models, suite.models)
     tasks_ = _subset("task of this suite", tasks, suite.tasks)
     presets_of = presets_of or (lambda m: registry.get("model", m).presets)
@@ -142,8 +171,8 @@ def plan(suite: Suite, models: list[str] | None = None, tasks: list[str] | None 
                           if preset not in suite.controls or suite.control_tasks is None or t in suite.control_tasks]
                 by_model: dict[tuple[str, str], list[PlannedRun]] = {}
                 for task in chosen:
-                    dataset = suite.datasets.get(task) or registry.get("task", task).default_dataset
-                    mode = getattr(registry.get("task", task), "training_mode", "")
+                    dataset = suite.dataset_of(task)
+                    mode = task_declaration(registry.get("task", task), "training_mode")
                     run = PlannedRun(model, preset, task, dataset, tuple(suite.options.get(task, [])), seed)
                     by_model.setdefault((dataset, mode), []).append(run)
                 groups += [RunGroup(model, preset, d, m, tuple(r)) for (d, m), r in by_model.items()]

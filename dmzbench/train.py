@@ -23,6 +23,7 @@ import torch
 from rich.console import Console
 from rich.progress import Progress
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
 from dmzbench.api import ImageData, TrainStage, to_model_range
 from dmzbench.atomic import save_checkpoint
@@ -215,8 +216,6 @@ class Trainer:
                 if stage.batch_size % world:
                     raise DmzbenchError(f"global batch {stage.batch_size} of stage '{stage.name}' does not split over "
                                         f"{world} processes; use a process count that divides it")
-                from torch.nn.parallel import DistributedDataParallel
-
                 step_loss = DistributedDataParallel(
                     distributed.LossModule(stage.module, stage.loss),
                     device_ids=[self.device.index] if self.device.type == "cuda" else None,

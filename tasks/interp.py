@@ -15,7 +15,7 @@ from typing import Literal
 
 import torch
 
-from dmzbench.api import ImageData, Metric, ModelAdapter, ModelInfo, TaskContext, to_model_range
+from dmzbench.api import ImageData, Metric, ModelAdapter, ModelInfo, TaskContext, invertible, to_model_range
 from dmzbench.budget import TaskCost
 from dmzbench.config import at_most
 from dmzbench.images import save_grid, to_uint8
@@ -77,7 +77,7 @@ class Interp:
         if len(images) < 2 * config.n_pairs:
             raise ValueError(f"{config.split} split has fewer than {2 * config.n_pairs} images")
         kw = {}
-        if adapter.info.can_invert:
+        if invertible(adapter):  # an InvertibleAdapter's interpolate takes invert_steps
             kw["invert_steps"] = config.invert_steps or adapter.invert_steps_for("interp", config.steps)
             ctx.details["invert_steps"] = kw["invert_steps"]
         means, ratios, strips = [], [], []

@@ -19,7 +19,7 @@ from typing import Literal
 
 import torch
 
-from dmzbench.api import ImageData, Metric, ModelAdapter, ModelInfo, TaskContext, to_model_range
+from dmzbench.api import ImageData, Metric, ModelAdapter, ModelInfo, TaskContext, invertible, to_model_range
 from dmzbench.budget import TaskCost
 from dmzbench.config import at_most
 from dmzbench.images import save_grid
@@ -99,7 +99,7 @@ class Recon:
         space = config.feature_space(data, ctx.device)
         originals = data.split(config.split)[0][: config.n_images]
         modes = ["random", "inferred"] if config.x_T == "both" else [config.x_T]
-        modes = [m for m in modes if m == "random" or adapter.info.can_invert]
+        modes = [m for m in modes if m == "random" or invertible(adapter)]
         ctx.details.update(space.describe(), n_images=len(originals), split=config.split, decode_steps=config.steps,
                            x_T=modes, sampler=adapter.info.sampler, seed=ctx.seed)
         invert_steps = None
@@ -109,7 +109,7 @@ class Recon:
         metrics = {}
         for mode in modes:
             g = ctx.generator(config.steps)
-            kw = {"x_T": mode, "invert_steps": invert_steps} if adapter.info.can_invert else {}
+            kw = {"x_T": mode, "invert_steps": invert_steps} if invertible(adapter) else {}  # InvertibleAdapter
 
             def rec(x: torch.Tensor) -> torch.Tensor:
                 return adapter.reconstruct(x, steps=config.steps, generator=g, **kw)

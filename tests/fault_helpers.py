@@ -7,7 +7,7 @@ import torch
 
 from dmzbench.baselines.dmz import DMZ
 from dmzbench.atomic import previous
-from dmzbench.runner import load_checkpoint
+from dmzbench.checkpoints import load_checkpoint
 from dmzbench.train import Trainer
 from tests.conftest import tiny_data
 

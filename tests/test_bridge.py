@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from dmzbench import runs
+from dmzbench import workspace
 from dmzbench.api import SOURCE_DOMAIN
 from dmzbench.runner import run_task
 from dmzbench.tasks.bridge import BridgeSettings, CodeBridge, fit_bridge
@@ -74,9 +74,9 @@ def test_bridge_run_trains_one_model_per_domain_and_names_its_protocol(tmp_path)
                               "bridge_train_images=200"])
     assert {"fid", "mse", "ssim"} <= set(rec.metrics) and rec.task["config"]["protocol"] == "bridge"
     assert rec.task["mode"] == "" and "preprocessing" in rec.dataset
-    assert runs.checkpoint_path("dmz", "init", "edges2fashion", 0).exists()  # the target-domain model
-    assert runs.checkpoint_path("dmz", "init", "edges2fashion", 0, SOURCE_DOMAIN).exists()
-    assert not runs.checkpoint_path("dmz", "init", "edges2fashion", 0, "paired").exists()
+    assert workspace.checkpoint_path("dmz", "init", "edges2fashion", 0).exists()  # the target-domain model
+    assert workspace.checkpoint_path("dmz", "init", "edges2fashion", 0, SOURCE_DOMAIN).exists()
+    assert not workspace.checkpoint_path("dmz", "init", "edges2fashion", 0, "paired").exists()
     details = rec.task["details"]
     assert len(details["models"][SOURCE_DOMAIN]["checkpoint_sha256"]) == 64 and details["decode_steps"] == 1
     assert details["bridge"]["train_pairs"] == 180

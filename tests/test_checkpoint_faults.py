@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from dmzbench import registry, runner
+from dmzbench import registry, runner, workspace
 from dmzbench.api import TrainStage
 from dmzbench.atomic import checkpoint_is_intact, damaged, load_checkpoint_file, previous, sha256_file
 from dmzbench.train import FIRST_SAVE_S, Trainer
@@ -53,12 +53,12 @@ def test_record_hash_is_of_the_checkpoint_actually_loaded(tiny, capsys):
 
 def test_a_corrupt_mid_training_checkpoint_never_becomes_the_fallback(tiny, capsys):
     with pytest.raises(Exception, match="run the same command to resume"):
-        runner.obtain_model("tiny-dmz", "tiny-long", "tiny", 0, CPU, progress=False, stop_after_steps=4)
-    path = runner.runs.checkpoint_path("tiny-dmz", "tiny-long", "tiny", 0)
+        runner.obtain_model("tiny-dmz", "tiny-long", "tiny", 0, CPU, progress=False, stop_after_train_steps=4)
+    path = workspace.checkpoint_path("tiny-dmz", "tiny-long", "tiny", 0)
     good_prev = previous(path).read_bytes()
     _truncate(path)
     with pytest.raises(Exception, match="run the same command to resume"):
-        runner.obtain_model("tiny-dmz", "tiny-long", "tiny", 0, CPU, progress=False, stop_after_steps=2)
+        runner.obtain_model("tiny-dmz", "tiny-long", "tiny", 0, CPU, progress=False, stop_after_train_steps=2)
     err = capsys.readouterr().err
     assert "restored the previous good checkpoint (stage 0, step 3)" in err
     assert "from step 3 of stage 'dmz'" in err

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from dmzbench import runs
+from dmzbench import workspace
 from dmzbench.leaderboard import write as write_leaderboard
 from dmzbench.runner import run_task
 
@@ -34,8 +34,8 @@ def test_dmz_init_probe_record_and_reuse(tmp_path):
     assert 0.2 < saved["metrics"]["accuracy"] <= 1.0
     assert set(saved["libraries"]) >= {"torch", "diffusers", "scikit-learn"}
 
-    checkpoint = runs.checkpoint_path("dmz", "init", "fashion-mnist", 0)
-    features = sorted((runs.home() / "features").glob("*.pt"))
+    checkpoint = workspace.checkpoint_path("dmz", "init", "fashion-mnist", 0)
+    features = sorted((workspace.home() / "features").glob("*.pt"))
     stamps = [checkpoint.stat().st_mtime_ns] + [f.stat().st_mtime_ns for f in features]
     second = run_task("dmz", "probe", **kw)
     assert second.metrics == first.metrics

@@ -14,7 +14,7 @@ import torch
 
 from dmzbench.atomic import previous, write_json
 from dmzbench.errors import DmzbenchError
-from dmzbench.runner import load_checkpoint
+from dmzbench.checkpoints import load_checkpoint
 from tests.fault_helpers import META, train
 
 REPO = Path(__file__).resolve().parent.parent
@@ -126,7 +126,7 @@ def test_interrupted_training_then_the_same_run_resumes(tmp_path, monkeypatch):
     registry.register("dataset", "tiny", _TinySource, "tests")
     cpu = torch.device("cpu")
     with pytest.raises(DmzbenchError, match="run the same command to resume"):
-        runner.obtain_model("tiny-dmz", "tiny-long", "tiny", 0, cpu, progress=False, stop_after_steps=7)
+        runner.obtain_model("tiny-dmz", "tiny-long", "tiny", 0, cpu, progress=False, stop_after_train_steps=7)
     resumed = runner.obtain_model("tiny-dmz", "tiny-long", "tiny", 0, cpu, progress=False)
     monkeypatch.setenv("DMZBENCH_HOME", str(tmp_path / "other"))
     straight = runner.obtain_model("tiny-dmz", "tiny-long", "tiny", 0, cpu, progress=False)

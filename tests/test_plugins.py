@@ -58,3 +58,25 @@ def test_plugin_task_runs_and_reaches_the_page_with_its_directions(installed_pca
     text = (tmp_path / "page" / "leaderboard.md").read_text()
     assert "## Neighbourhoods (plugin task)" in text
     assert "knn.neighbour_agreement ↑ [fashion-mnist, N=300]" in text and "knn.neighbour_distance ↓" in text
+
+
+@pytest.mark.fashion_mnist
+def test_a_plugin_suite_runs_its_plugin_task_and_the_records_reach_the_page(installed_pca, tmp_path):
+    """examples/dmzbench-pca declares a suite (``dmzbench.suites`` entry point) that names its own task ``knn`` beside
+    the built-in probe: ``dmzbench suite`` plans it from the tasks' data sets, runs it, and the page shows the plugin
+    task's table with a record of each model."""
+    listing = _dmzbench(installed_pca, tmp_path, "ls", "suites")
+    assert listing.returncode == 0 and "pca-knn" in listing.stdout, listing.stderr[-2000:]
+    results, page = tmp_path / "results", tmp_path / "page"
+    plan = _dmzbench(installed_pca, tmp_path, "suite", "pca-knn", "--plan", "--results", str(results))
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    run = _dmzbench(installed_pca, tmp_path, "suite", "pca-knn", "--device", "cpu", "--results", str(results),
+                    "--out", str(page))
+    assert run.returncode == 0, run.stderr[-2000:]
+    knn = sorted(p.name.split("-seed")[0] for p in (results / "knn").glob("*.json"))
+    assert knn == ["pca-k16-fashion-mnist", "pixels-identity-fashion-mnist"]
+    text = (page / "leaderboard.md").read_text()
+    assert "## Neighbourhoods (plugin task)" in text and "knn.neighbour_agreement ↑ [fashion-mnist, N=300]" in text
+    assert "pca-knn" in text  # the suite's banner
+    html = (page / "index.html").read_text()
+    assert "Neighbourhoods (plugin task)" in html and "neighbour_agreement" in html

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from dmzbench import runs
+from dmzbench import workspace
 from dmzbench.errors import UsageError
 from dmzbench.runner import run_task
 
@@ -46,7 +46,7 @@ def test_recon_and_interp(tmp_path):
 def test_transfer_trains_in_paired_mode_keyed_separately(tmp_path):
     rec = run("transfer", tmp_path, overrides=["n_images=8", "steps=2"])
     assert rec.task["mode"] == "paired" and {"fid", "mse", "ssim", "mse_sem", "ssim_sem"} == set(rec.metrics)
-    assert runs.checkpoint_path("dmz", "init", "edges2fashion", 0, "paired").exists()
+    assert workspace.checkpoint_path("dmz", "init", "edges2fashion", 0, "paired").exists()
     with pytest.raises(UsageError, match="paired data set"):
         run("transfer", tmp_path, dataset="fashion-mnist")
 
@@ -56,7 +56,7 @@ def test_a_task_the_model_cannot_do_is_recorded_as_skipped_without_training(tmp_
     assert rec.metrics == {} and "cannot generate" in rec.task["details"]["skipped"]
     rec = run("probe", tmp_path, model="ddpm")  # ddpm has no encoder: nothing may be trained or written for it
     assert "cannot encode" in rec.task["details"]["skipped"] and rec.model["checkpoint_sha256"] is None
-    assert not runs.checkpoint_path("ddpm", "init", "fashion-mnist", 0).exists()
+    assert not workspace.checkpoint_path("ddpm", "init", "fashion-mnist", 0).exists()
 
 
 def test_a_run_builds_its_model_once_with_the_seeded_initial_weights(tmp_path, monkeypatch):
@@ -71,7 +71,7 @@ def test_a_run_builds_its_model_once_with_the_seeded_initial_weights(tmp_path, m
     rec = run("recon", tmp_path, seed=3, overrides=["n_images=2", "steps=1"])
     assert len(built) == 1 and rec.seed == 3
     fresh = build_seeded(DMZ(), "init", data.spec_of("fashion-mnist"), 3).state_dict()
-    saved = load_checkpoint_file(runs.checkpoint_path("dmz", "init", "fashion-mnist", 3))["model"]
+    saved = load_checkpoint_file(workspace.checkpoint_path("dmz", "init", "fashion-mnist", 3))["model"]
     assert all(torch.equal(fresh[k], saved[k]) for k in fresh)
 
 

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
 from dmzbench import registry
 from dmzbench.api import DataSpec, ImageData
 from dmzbench.errors import UsageError
+from dmzbench.workspace import home
+
+# The data set of a model that names none (``Baseline.default_dataset``): ``dmzbench train`` without ``--dataset``.
+DEFAULT_DATASET = "fashion-mnist"
+
+
+def model_default_dataset(model_cls: type) -> str:
+    """The data set a model trains on when none is named: its own ``default_dataset``, else ``DEFAULT_DATASET``."""
+    return getattr(model_cls, "default_dataset", None) or DEFAULT_DATASET  # plugin classes need not subclass Baseline
 
 
 def data_root(explicit: str | os.PathLike | None = None) -> Path | None:
@@ -48,16 +58,12 @@ def downloads_allowed() -> bool:
 
 def download_root() -> Path:
     """Where torchvision downloads go when the machine is online."""
-    from dmzbench.runs import home
-
     return data_root() or home() / "data"
 
 
 def content_sha256(images: ImageData) -> str:
     """sha256 of every tensor of a loaded data set (images, labels, attributes, sources, in a fixed order): the record
     stores it, so two records name the same data only when their bytes were the same."""
-    import hashlib
-
     h = hashlib.sha256()
     for name in ("train_images", "train_labels", "test_images", "test_labels", "train_attributes", "test_attributes",
                  "train_sources", "test_sources"):

@@ -53,6 +53,7 @@ class CelebA64:
         return (left, top, left + side, top + side)
 
     def load(self, root: Path | None) -> ImageData:
+        # here: Pillow is needed only to read CelebA's JPEGs
         from PIL import Image
 
         folder = root / FOLDER if root is not None else None

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from dmzbench.api import DataSpec, ImageData
+from dmzbench.data import download_root
 from dmzbench.errors import DmzbenchError
 
 TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
@@ -52,10 +53,9 @@ class CIFAR10:
         return ImageData(self.spec, train_x, train_y, test_x, test_y, source=str(folder))
 
     def _download(self) -> Path:
-        from dmzbench.data import download_root
-
         target = download_root()
         try:
+            # here: torchvision's data sets load slowly and only a download needs them
             from torchvision.datasets import CIFAR10 as TV
 
             TV(str(target), train=True, download=True)

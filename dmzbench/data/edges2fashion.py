@@ -33,6 +33,7 @@ def sobel_edges(images: torch.Tensor, threshold: float = THRESHOLD) -> torch.Ten
 class Edges2Fashion:
     name = "edges2fashion"
     provides = frozenset({"pairs"})
+    feature_space = "fmnist-featnet"  # paired sets use their target domain's pinned space
     spec = DataSpec(name="edges2fashion", image_size=32, channels=1, num_classes=10)
 
     def load(self, root: Path | None) -> ImageData:

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from dmzbench.api import DataSpec, ImageData
+from dmzbench.data import download_root, downloads_allowed, system_data_dir
 from dmzbench.errors import DmzbenchError
 
 FILES = {
@@ -51,13 +52,12 @@ def read_idx(path: Path) -> np.ndarray:
 
 def debian_dir() -> Path:
     """Where the Debian package puts the files."""
-    from dmzbench.data import system_data_dir
-
     return system_data_dir() / "fashion-mnist"
 
 
 def download(target: Path) -> None:
     """torchvision's download (with its md5 checks) into ``target/FashionMNIST/raw``; raises when offline."""
+    # here: torchvision's data sets load slowly and only a download needs them
     from torchvision.datasets import FashionMNIST as TV
 
     TV(str(target), train=True, download=True)
@@ -94,12 +94,11 @@ def check_sizes(arrays: dict[str, np.ndarray], source: Path) -> None:
 class FashionMNIST:
     name = "fashion-mnist"
     provides = frozenset()  # beyond images and labels (see DatasetSource)
+    feature_space = "fmnist-featnet"  # the pinned feature space of its FID and image metrics
     spec = DataSpec(name="fashion-mnist", image_size=32, channels=1, num_classes=10)
 
     def locate(self, root: Path | None) -> dict[str, Path] | None:
         """The four IDX files, wherever they already are on this machine (never downloads)."""
-        from dmzbench.data import download_root
-
         places = [root / sub for sub in SUBDIRS] if root is not None else []
         places += [debian_dir(), download_root() / "FashionMNIST" / "raw"]
         for place in places:
@@ -126,8 +125,6 @@ class FashionMNIST:
         )
 
     def _download(self) -> dict[str, Path]:
-        from dmzbench.data import download_root, downloads_allowed
-
         target = download_root()
         try:
             if not downloads_allowed():

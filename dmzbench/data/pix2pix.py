@@ -16,6 +16,7 @@ from dmzbench.errors import DmzbenchError
 
 
 def read_pairs(folder: Path, size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    # here: Pillow is needed only to read the pix2pix JPEGs
     from PIL import Image
 
     files = sorted(folder.glob("*.jpg"))

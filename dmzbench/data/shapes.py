@@ -56,6 +56,7 @@ def make_split(split: str) -> tuple[torch.Tensor, torch.Tensor]:
 class Shapes:
     name = "shapes"
     provides = frozenset({"attributes"})
+    feature_space = "shapes-featnet"  # the pinned feature space of its FID and image metrics
     spec = DataSpec(name="shapes", image_size=32, channels=3, num_classes=2)
 
     def load(self, root: Path | None) -> ImageData:

@@ -11,7 +11,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import socket
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +24,8 @@ from torch import Tensor, nn
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.registry import register_feature_extractor
 
+from dmzbench import registry
+from dmzbench.api import dataset_feature_space
 from dmzbench.atomic import sha256_file
 from dmzbench.errors import DmzbenchError, UsageError
 
@@ -69,8 +74,14 @@ PINNED = {
     "shapes-featnet": PinnedSpace("shapes-featnet", "shapes", 3, 8, True,
                                   "9da52eadfad4d773281be72322ed158dc09834e79763e8908aea1104e226390c"),
 }
-# The pinned space a data set's FID uses by default (paired sets use their target domain's).
-DEFAULT_SPACE = {"fashion-mnist": "fmnist-featnet", "edges2fashion": "fmnist-featnet", "shapes": "shapes-featnet"}
+
+
+def default_space(dataset: str) -> str | None:
+    """The pinned space a data set's FID uses by default: the data set's own ``feature_space`` declaration (paired sets
+    declare their target domain's); None for a name that is not a registered data set or declares none."""
+    if dataset not in registry.names("dataset"):
+        return None
+    return dataset_feature_space(registry.get("dataset", dataset))
 
 
 def check_space_name(space: str) -> None:
@@ -130,6 +141,7 @@ def fidelity_name(space: str) -> str:
 
 def register_pinned_with_torch_fidelity() -> dict[str, str]:
     """Register every pinned space with torch-fidelity (idempotent); returns space -> registered name."""
+    # here: only FID through torch-fidelity's own API needs the registry
     from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
     names = {}
@@ -160,9 +172,9 @@ def resolve(space: str, dataset: str, *, inception_weights: str = "", device: to
     """``space`` is ``pinned`` (the data set's default), a pinned space's name, or ``inception``."""
     device = device or torch.device("cpu")
     if space == "pinned":
-        if dataset not in DEFAULT_SPACE:
+        space = default_space(dataset)
+        if space is None:
             raise UsageError(f"data set {dataset} has no pinned feature space; use -o features=inception")
-        space = DEFAULT_SPACE[dataset]
     if space == "inception":
         return _inception(inception_weights or os.environ.get("DMZBENCH_INCEPTION_WEIGHTS", ""), device)
     if space not in PINNED:
@@ -179,16 +191,13 @@ def resolve(space: str, dataset: str, *, inception_weights: str = "", device: to
 
 
 def _inception(weights: str, device: torch.device) -> FeatureSpace:
+    # here: the Inception network's module is heavy and only features=inception needs it
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
     if weights and not Path(weights).is_file():
         raise UsageError(f"Inception weights file {weights} does not exist; pass the path of "
                          "weights-inception-2015-12-05-6726825d.pth")
     try:
-        import contextlib
-        import io
-        import socket
-
         socket.setdefaulttimeout(15)
         with contextlib.redirect_stderr(io.StringIO()):  # torch.hub's "Downloading: ..." line
             net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"],

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from diffusers import UNet2DModel
 from torch import Tensor, nn
 
+from dmzbench.api import TrainStage, to_model_range
 from dmzbench.diffusion import GaussianDiffusion, named_betas
 from dmzbench.diffusion.sampling import ddim_sample, randn
 from dmzbench.nn.adm_unet import timestep_embedding
@@ -110,8 +111,6 @@ def training_latents(encode, data, device: torch.device, limit: int | None = Non
     """``encode`` applied to the training images (all of them, as DiffAE's ``infer_whole_dataset`` and PDAE's
     ``infer_latents``, or the first ``limit``): what stage-2 normalisation statistics come from (in paired mode the
     trainer hands ``prepare`` the source images, which are what the encoder sees). Unflipped, as both official codes."""
-    from dmzbench.api import to_model_range
-
     images = data.train_images if limit is None else data.train_images[:limit]
     return torch.cat([encode(to_model_range(images[i : i + batch_size]).to(device)).float()
                       for i in range(0, len(images), batch_size)])
@@ -122,8 +121,6 @@ def latent_stage(name: str, latent: LatentDiffusion, encode_sample, encode_mean,
     """The second training stage every latent-generation family has: fit the normalisation statistics on the encoder's
     (mean) latents of the training set (``stats_images``: None = all of it), then train ``latent`` on (sampled) latents
     of the frozen encoder."""
-    from dmzbench.api import TrainStage
-
     def loss(_x: Tensor, _labels: Tensor, cond: Tensor) -> Tensor:
         with torch.no_grad():
             z = encode_sample(cond)

@@ -26,7 +26,7 @@ def lpips_status() -> str:
 
 
 def _load() -> nn.Module:
-    import lpips
+    import lpips  # here: an optional dependency, loaded only when the LPIPS loss is used
 
     return lpips.LPIPS(net="vgg", verbose=False).eval().requires_grad_(False)
 

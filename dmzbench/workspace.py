@@ -1,12 +1,15 @@
-"""Where things live on disk: checkpoints and feature caches under DMZBENCH_HOME, keyed by what produced them."""
+"""The workspace: where things live on disk (checkpoints and feature caches under DMZBENCH_HOME, keyed by what produced
+them) and which device runs them."""
 
 from __future__ import annotations
 
 import os
+import platform
 from pathlib import Path
 
 import torch
 
+from dmzbench import distributed
 from dmzbench.errors import UsageError
 
 
@@ -33,12 +36,8 @@ def features_path(key: str) -> Path:
 
 def resolve_device(spec: str = "auto") -> torch.device:
     """``auto`` (CUDA if present, else CPU), ``cpu``, ``cuda`` or ``cuda:N``. Under torchrun, this rank's device."""
-    from dmzbench import distributed
-
     rank_device = distributed.setup()
     if rank_device is not None or distributed.world()[1] > 1:
-        import os
-
         return rank_device or torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0"))
                                            if torch.cuda.is_available() else "cpu")
     if spec == "auto":
@@ -60,6 +59,4 @@ def resolve_device(spec: str = "auto") -> torch.device:
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    import platform
-
     return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
