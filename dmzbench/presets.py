@@ -81,11 +81,11 @@ def _typed(cls: type, raw: Mapping[str, str], what: str) -> dict[str, Any]:
     typed = {}
     for key, value in raw.items():
         if key not in fields:
-            raise did_you_mean(f"model setting of {what}", key, fields)
+            raise did_you_mean(f"setting of model {what}", key, fields)
         try:
             typed[key] = _coerce(key, value, hints[key])
         except UsageError as exc:
-            raise UsageError(f"model setting {str(exc).removeprefix('option ')} (preset of {what})") from None
+            raise UsageError(f"model setting {str(exc).removeprefix('option ')} (model {what})") from None
     return typed
 
 
@@ -155,6 +155,14 @@ def settings_of(name: str, baseline: Any) -> dict[str, Any]:
     base, raw = parse_preset(name)
     cls = config_class(baseline)
     return _typed(cls, raw, baseline.name) if raw and cls is not None else {}
+
+
+
+def record_settings(baseline: Any, name: str) -> dict[str, Any]:
+    """``{"settings": {...}}`` for a result record's model entry when ``name`` has model settings, else ``{}`` (records
+    of plain presets stay as they were)."""
+    settings = settings_of(name, baseline)
+    return {"settings": settings} if settings else {}
 
 
 def config_dict(cfg: Any) -> dict[str, Any]:

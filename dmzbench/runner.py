@@ -18,6 +18,7 @@ from dmzbench.api import SOURCE_DOMAIN, Baseline, DataSpec, ImageData, ModelAdap
 from dmzbench.atomic import (CorruptCheckpoint, damaged, load_checkpoint_file, previous, save_checkpoint, sha256_file,
                              torch_save, write_bytes)
 from dmzbench.config import apply_overrides
+from dmzbench.presets import record_settings
 from dmzbench.errors import DmzbenchError, UsageError, did_you_mean
 from dmzbench.records import (ResultRecord, config_key, distribution_version, reproduce_command,
                               run_stem)
@@ -45,8 +46,10 @@ def get_baseline(name: str) -> Baseline:
 
 
 def check_preset(baseline: Baseline, preset: str) -> None:
-    if preset not in baseline.presets:
-        raise did_you_mean(f"preset of {baseline.name}", preset, baseline.presets)
+    """A known preset, with valid model settings if it has any (``smoke+bits=32``; dmzbench/presets.py)."""
+    from dmzbench.presets import resolve
+
+    resolve(baseline, preset)
 
 
 def checkpoint_meta(baseline: Baseline, preset: str, spec: DataSpec, seed: int) -> dict[str, Any]:
@@ -319,7 +322,8 @@ def run_task(
                "checkpoint_sha256": loaded.checkpoint_sha256 if loaded else None,
                "source": registry.source("model", model),
                "source_version": distribution_version(registry.source("model", model)), "info": dataclasses.asdict(info),
-               "dependencies": loaded.dependencies if loaded else {}, "config": baseline.preset_config(preset)},
+               "dependencies": loaded.dependencies if loaded else {}, "config": baseline.preset_config(preset)}
+        | record_settings(baseline, preset),
         task={**task_record, "details": ctx.details},
         dataset={"name": dataset, "splits": images.split_sizes, "source": images.source,
                  "content_sha256": data.content_sha256(images), "preprocessing": images.preprocessing},
