@@ -35,7 +35,7 @@ from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution, Enco
 from torch import Tensor, nn
 
 from dmzbench.adapters import SpatialLatentAdapter
-from dmzbench.api import Baseline, DataSpec, ModelInfo, TrainStage
+from dmzbench.api import Baseline, DataSpec, TrainStage
 from dmzbench.diffusion.sampling import randn
 from dmzbench.nn.adm_presets import unet_config
 from dmzbench.nn.adm_unet import ADMUNet
@@ -151,14 +151,8 @@ class DGAEModel(nn.Module):
 
 
 class DGAEAdapter(SpatialLatentAdapter):
-    def __init__(self, model: DGAEModel, preset: str):
-        self.model, self.latent = model, model.latent
-        s = model.spec
-        self.info = ModelInfo("dgae", "dgae", preset, s.image_size, s.channels, model.latent_shape, "continuous",
-                              sampler="latent DDIM (eta=0) + rectified-flow Euler decoder", can_interpolate=True)
-
-    def posterior_mean(self, x: Tensor) -> Tensor:
-        return self.model.posterior_mean(x)
+    family_name = "dgae"
+    sampler = "latent DDIM (eta=0) + rectified-flow Euler decoder"
 
     def decode(self, z: Tensor, steps: int, generator: torch.Generator | None) -> Tensor:
         return self.model.decode(z, steps, generator)

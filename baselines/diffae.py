@@ -131,8 +131,7 @@ class DiffAE(Baseline):
     presets = PRESETS
 
     def build(self, preset: str, spec: DataSpec) -> DiffAEModel:
-        cfg = resolve_for(self, preset, spec)
-        return DiffAEModel(cfg, spec)
+        return DiffAEModel(resolve_for(self, preset, spec), spec)
 
     def stages(self, model: DiffAEModel, preset: str, spec: DataSpec) -> list[TrainStage]:
         return autoencoder_then_latent(model, spec, nn.ModuleList([model.encoder, model.unet]), model.autoencoder_loss,

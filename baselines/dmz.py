@@ -280,8 +280,7 @@ class DMZ(Baseline):
     }
 
     def build(self, preset: str, spec: DataSpec) -> DMZModel:
-        cfg = resolve_for(self, preset, spec)
-        return DMZModel(cfg, spec)  # model.cfg: the resolved preset
+        return DMZModel(resolve_for(self, preset, spec), spec)  # model.cfg: the resolved preset
 
     def stages(self, model: DMZModel, preset: str, spec: DataSpec) -> list[TrainStage]:
         cfg = model.cfg

@@ -33,7 +33,7 @@ from torch.func import functional_call
 
 from dmzbench.adapters import SpatialLatentAdapter
 from dmzbench.augment import maybe_flipped
-from dmzbench.api import Baseline, DataSpec, ModelInfo, TrainStage
+from dmzbench.api import Baseline, DataSpec, TrainStage
 from dmzbench.nn.latent_diffusion import latent_stage, spatial_latent_diffusion
 from dmzbench.nn.perceptual import load_lpips, lpips_status
 from dmzbench.presets import config_dict, resolve, resolve_for
@@ -175,14 +175,8 @@ class SDVAEModel(nn.Module):
 
 
 class SDVAEAdapter(SpatialLatentAdapter):
-    def __init__(self, model: SDVAEModel, preset: str):
-        self.model, self.latent = model, model.latent
-        s = model.spec
-        self.info = ModelInfo("sdvae", "sdvae", preset, s.image_size, s.channels, model.latent_shape, "continuous",
-                              sampler="latent DDIM (eta=0) + VAE decoder", can_interpolate=True)
-
-    def posterior_mean(self, x: Tensor) -> Tensor:
-        return self.model.posterior_mean(x)
+    family_name = "sdvae"
+    sampler = "latent DDIM (eta=0) + VAE decoder"
 
     def decode(self, z: Tensor, steps: int, generator: torch.Generator | None) -> Tensor:
         return self.model.vae.decode(z).sample.float()  # a deterministic decoder: steps only affect generation's LDM
