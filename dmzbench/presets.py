@@ -126,7 +126,7 @@ def with_settings(baseline: Any, preset: str, settings: list[str]) -> str:
     loaded); settings that equal the preset's own value are dropped, so ``-m bits=16`` on a 16-bit preset is the
     preset itself."""
     base, raw = parse_preset(preset)
-    for item in settings:
+    for item in settings or ():
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"model setting '{item}' is not of the form KEY=VALUE")

@@ -87,5 +87,8 @@ def test_dmz_bits_setting_records_its_latent_and_its_own_checkpoint(fake_fashion
     assert a.exists() and b.exists() and a != b
     assert plain["checkpoint_sha256"] != bits32["checkpoint_sha256"]
     assert "--preset init+bits=32" in records[2]["reproduce"]
+    assert cli("run", "--model", "dmz", "--preset", "init+bits=32,flip=true", *common, "--results",
+               str(tmp_path / "results2")) == 0  # the same configuration, written another way: the same checkpoint
+    assert json.loads(capsys.readouterr().out)["model"]["checkpoint_sha256"] == bits32["checkpoint_sha256"]
     page = write_leaderboard(tmp_path / "results2", tmp_path / "board")[0].read_text()
     assert "| dmz | init+bits=32 |" in page  # the row names the settings
