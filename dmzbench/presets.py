@@ -74,7 +74,7 @@ def config_class(baseline: Any) -> type | None:
 
 
 def _typed(cls: type, raw: Mapping[str, str], what: str) -> dict[str, Any]:
-    from dmzbench.config import _coerce
+    from dmzbench.config import coerce
 
     hints = typing.get_type_hints(cls)
     fields = {f.name for f in dataclasses.fields(cls) if f.init}
@@ -83,9 +83,12 @@ def _typed(cls: type, raw: Mapping[str, str], what: str) -> dict[str, Any]:
         if key not in fields:
             raise did_you_mean(f"setting of model {what}", key, fields)
         try:
-            typed[key] = _coerce(key, value, hints[key])
+            typed[key] = coerce(key, value, hints[key])
         except UsageError as exc:
             raise UsageError(f"model setting {str(exc).removeprefix('option ')} (model {what})") from None
+        numbers = typed[key] if isinstance(typed[key], (tuple, list)) else [typed[key]]
+        if any(isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0 for v in numbers):
+            raise UsageError(f"model setting {key}={value} must not be negative (model {what})")
     return typed
 
 
@@ -155,7 +158,6 @@ def settings_of(name: str, baseline: Any) -> dict[str, Any]:
     base, raw = parse_preset(name)
     cls = config_class(baseline)
     return _typed(cls, raw, baseline.name) if raw and cls is not None else {}
-
 
 
 def record_settings(baseline: Any, name: str) -> dict[str, Any]:

@@ -50,6 +50,8 @@ def test_identifiers_are_canonical_and_round_trip():
     (["-m", "bitz=32"], "did you mean 'bits'"),
     (["-m", "bits=3x2"], "model setting bits='3x2' must be an integer"),
     (["-m", "bits"], "is not of the form KEY=VALUE"),
+    (["-m", "steps=-5"], "model setting steps=-5 must not be negative"),
+    (["-m", "flip=maybe"], "model setting flip='maybe' must be true or false"),
     (["--preset", "smok", "-m", "bits=32"], "did you mean 'smoke'"),
     (["--preset", "smoke+bitz=3"], "did you mean 'bits'"),
 ])
