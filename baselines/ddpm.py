@@ -8,7 +8,7 @@ It has no encoder: probes skip it.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import Tensor
@@ -17,31 +17,39 @@ from dmzbench.augment import maybe_flipped
 from dmzbench.api import Baseline, CapabilityMissing, DataSpec, ModelInfo, TrainStage
 from dmzbench.diffusion import GaussianDiffusion, named_betas
 from dmzbench.diffusion.sampling import ddim_sample
-from dmzbench.nn.adm_unet import ADMUNet, UNetConfig
+from dmzbench.nn.adm_presets import ADM_SHAPES, ADMShape, unet_config
+from dmzbench.nn.adm_unet import ADMUNet
+from dmzbench.presets import resolve
 
-SMOKE = dict(channels=32, channel_mult=(1, 2, 2), num_res_blocks=1, attention_resolutions=(16,), dropout=0.0,
-             steps=45, batch_size=32, lr=2e-4, ema=0.995, flip=True)
+
+@dataclass(frozen=True, kw_only=True)
+class DDPMConfig(ADMShape):
+    """A ddpm preset: the ADM UNet's shape (shared with PDAE's frozen DPM, dmzbench/nn/adm_presets.py) and training."""
+
+    steps: int
+    batch_size: int
+    lr: float
+    ema: float
+    flip: bool
+
+
+def _preset(shape: str, **training) -> DDPMConfig:
+    return DDPMConfig(**asdict(ADM_SHAPES[shape]), **training)
+
+
+_SMOKE_TRAINING = dict(steps=45, batch_size=32, lr=2e-4, ema=0.995, flip=True)
 PRESETS = {
-    "init": dict(SMOKE, steps=0),
-    "smoke": SMOKE,
-    "small": dict(SMOKE, channels=64, num_res_blocks=2, dropout=0.1, steps=1500, batch_size=128, ema=0.999),
-    # DDPM's CIFAR-10 widths on the ADM UNet (toolkit choice: ADM resblock up/down sampling)
-    "cifar10-paper": dict(channels=128, channel_mult=(1, 2, 2, 2), num_res_blocks=2, attention_resolutions=(16,),
-                          dropout=0.1, steps=800_000, batch_size=128, lr=2e-4, ema=0.9999, flip=True),
+    "init": _preset("init", **dict(_SMOKE_TRAINING, steps=0)),
+    "smoke": _preset("smoke", **_SMOKE_TRAINING),
+    "small": _preset("small", **dict(_SMOKE_TRAINING, steps=1500, batch_size=128, ema=0.999)),
+    "cifar10-paper": _preset("cifar10-paper", steps=800_000, batch_size=128, lr=2e-4, ema=0.9999, flip=True),
 }
 
 
-def unet_config(cfg: dict[str, Any], spec: DataSpec, **overrides) -> UNetConfig:
-    return UNetConfig(image_size=spec.image_size, in_channels=spec.channels, out_channels=spec.channels,
-                      channels=cfg["channels"], channel_mult=tuple(cfg["channel_mult"]),
-                      num_res_blocks=cfg["num_res_blocks"], attention_resolutions=tuple(cfg["attention_resolutions"]),
-                      dropout=cfg["dropout"], **overrides)
-
-
 class DDPMModel(torch.nn.Module):
-    def __init__(self, cfg: dict[str, Any], spec: DataSpec):
+    def __init__(self, cfg: DDPMConfig, spec: DataSpec):
         super().__init__()
-        self.spec = spec
+        self.cfg, self.spec = cfg, spec
         self.unet = ADMUNet(unet_config(cfg, spec))
         self.diffusion = GaussianDiffusion(named_betas("linear", 1000))
 
@@ -75,17 +83,18 @@ class DDPMAdapter:
 class DDPM(Baseline):
     name = "ddpm"
     family = "ddpm"
+    Config = DDPMConfig
     presets = PRESETS
 
     def build(self, preset: str, spec: DataSpec) -> DDPMModel:
-        return DDPMModel(self.preset_config(preset), spec)
+        return DDPMModel(resolve(self, preset), spec)
 
     def stages(self, model: DDPMModel, preset: str, spec: DataSpec) -> list[TrainStage]:
-        cfg = self.preset_config(preset)
-        if not cfg["steps"]:
+        cfg = model.cfg
+        if not cfg.steps:
             return []
-        return [TrainStage("ddpm", model.unet, maybe_flipped(model.training_loss, cfg["flip"], spec), cfg["steps"],
-                           cfg["batch_size"], cfg["lr"], ema_decay=cfg["ema"])]
+        return [TrainStage("ddpm", model.unet, maybe_flipped(model.training_loss, cfg.flip, spec), cfg.steps,
+                           cfg.batch_size, cfg.lr, ema_decay=cfg.ema)]
 
     def adapter(self, model: DDPMModel, preset: str, spec: DataSpec) -> DDPMAdapter:
         return DDPMAdapter(model, preset)

@@ -26,6 +26,7 @@ smoke and small presets keep SD-VAE smoke/small's f4 x 3 latent and a constant l
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -34,14 +35,48 @@ from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution, Enco
 from torch import Tensor, nn
 
 from dmzbench.adapters import SpatialLatentAdapter
-from dmzbench.api import Baseline, DataSpec, ModelInfo, TrainStage
+from dmzbench.api import Baseline, DataSpec, TrainStage
 from dmzbench.diffusion.sampling import randn
-from dmzbench.errors import UsageError
-from dmzbench.nn.adm_unet import ADMUNet, UNetConfig
-from dmzbench.nn.latent_diffusion import LatentDiffusion, latent_stage, spatial_latent_unet
+from dmzbench.nn.adm_presets import unet_config
+from dmzbench.nn.adm_unet import ADMUNet
+from dmzbench.nn.latent_diffusion import latent_stage, spatial_latent_diffusion
 from dmzbench.nn.perceptual import load_lpips, lpips_status
+from dmzbench.presets import config_dict, resolve, resolve_for
 
-SMOKE = dict(
+
+@dataclass(frozen=True, kw_only=True)
+class DGAEConfig:
+    """A DGAE preset: the SD-VAE encoder (``enc_widths``: one level per width, f = 2^(levels-1)), the ADM UNet decoder,
+    the loss weights, the latent model and both stages' training. ``image_size`` None: any size; ``final_lr`` None:
+    constant learning rate after the warm-up; ``stats_images`` None: the whole training set."""
+
+    image_size: int | None
+    enc_widths: tuple[int, ...]
+    enc_layers: int
+    latent_channels: int
+    channels: int
+    channel_mult: tuple[int, ...]
+    num_res_blocks: int
+    attention_resolutions: tuple[int, ...]
+    dropout: float
+    kl_weight: float
+    perceptual_weight: float
+    steps: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    ema: float
+    ldm_widths: tuple[int, ...]
+    ldm_layers: int
+    latent_steps: int
+    latent_batch: int
+    latent_lr: float
+    warmup_steps: int
+    final_lr: float | None
+    stats_images: int | None
+
+
+SMOKE = DGAEConfig(
     image_size=None, enc_widths=(32, 64, 64), enc_layers=1, latent_channels=3,
     channels=32, channel_mult=(1, 2, 2), num_res_blocks=1, attention_resolutions=(16,), dropout=0.0,
     kl_weight=1e-6, perceptual_weight=0.1, steps=45, batch_size=32, lr=2e-4, weight_decay=0.1, ema=0.995,
@@ -49,39 +84,34 @@ SMOKE = dict(
     warmup_steps=0, final_lr=None, stats_images=10_000,
 )
 PRESETS = {
-    "init": dict(SMOKE, steps=0, latent_steps=0),
+    "init": replace(SMOKE, steps=0, latent_steps=0),
     "smoke": SMOKE,
-    "small": dict(SMOKE, enc_widths=(64, 128, 128), enc_layers=2, channels=64, num_res_blocks=2, dropout=0.1,
-                  steps=1500, batch_size=96, ema=0.999, ldm_layers=2, latent_steps=2000, latent_batch=256,
-                  stats_images=None),
+    "small": replace(SMOKE, enc_widths=(64, 128, 128), enc_layers=2, channels=64, num_res_blocks=2, dropout=0.1,
+                     steps=1500, batch_size=96, ema=0.999, ldm_layers=2, latent_steps=2000, latent_batch=256,
+                     stats_images=None),
     # DGAE-B: decoder UNet width 128 (122M at 256 px in the paper); SD-VAE f16 encoder with a 16-channel latent.
-    "b-paper": dict(SMOKE, image_size=256, enc_widths=(128, 256, 512, 512, 512), enc_layers=2, latent_channels=16,
-                    channels=128, channel_mult=(1, 1, 2, 2, 4, 4), num_res_blocks=2, attention_resolutions=(16,),
-                    dropout=0.0, steps=500_000, batch_size=96, lr=1e-4, ema=0.9999, latent_steps=500_000,
-                    warmup_steps=10_000, final_lr=1e-5, stats_images=None),
+    "b-paper": replace(SMOKE, image_size=256, enc_widths=(128, 256, 512, 512, 512), enc_layers=2, latent_channels=16,
+                       channels=128, channel_mult=(1, 1, 2, 2, 4, 4), num_res_blocks=2, attention_resolutions=(16,),
+                       dropout=0.0, steps=500_000, batch_size=96, lr=1e-4, ema=0.9999, latent_steps=500_000,
+                       warmup_steps=10_000, final_lr=1e-5, stats_images=None),
 }
 # The paper's f16 x 16-channel latent at 32 px: 2x2x16 = 64 values, as SD-VAE small-f8c4's 4x4x4.
-PRESETS["small-f16c16"] = dict(PRESETS["small"], enc_widths=(64, 128, 128, 128, 128), latent_channels=16)
+PRESETS["small-f16c16"] = replace(PRESETS["small"], enc_widths=(64, 128, 128, 128, 128), latent_channels=16)
 
 
 class DGAEModel(nn.Module):
-    def __init__(self, cfg: dict[str, Any], spec: DataSpec):
+    def __init__(self, cfg: DGAEConfig, spec: DataSpec):
         super().__init__()
         self.cfg, self.spec = cfg, spec
-        c, n = cfg["latent_channels"], len(cfg["enc_widths"])
+        c, n = cfg.latent_channels, len(cfg.enc_widths)
         self.encoder = Encoder(in_channels=spec.channels, out_channels=c, down_block_types=("DownEncoderBlock2D",) * n,
-                               block_out_channels=tuple(cfg["enc_widths"]), layers_per_block=cfg["enc_layers"],
-                               norm_num_groups=min(32, cfg["enc_widths"][0]), double_z=True)
+                               block_out_channels=tuple(cfg.enc_widths), layers_per_block=cfg.enc_layers,
+                               norm_num_groups=min(32, cfg.enc_widths[0]), double_z=True)
         self.quant_conv = nn.Conv2d(2 * c, 2 * c, 1)
-        self.decoder = ADMUNet(UNetConfig(
-            image_size=spec.image_size, in_channels=spec.channels + c, out_channels=spec.channels,
-            channels=cfg["channels"], channel_mult=tuple(cfg["channel_mult"]), num_res_blocks=cfg["num_res_blocks"],
-            attention_resolutions=tuple(cfg["attention_resolutions"]), dropout=cfg["dropout"],
-        ))
+        self.decoder = ADMUNet(unet_config(cfg, spec, in_channels=spec.channels + c))
         size = spec.image_size // 2 ** (n - 1)
         self.latent_shape = (c, size, size)
-        self.latent = LatentDiffusion(spatial_latent_unet(c, size, tuple(cfg["ldm_widths"]), cfg["ldm_layers"]),
-                                      self.latent_shape, betas="linear", loss="l2", per_dimension=False)
+        self.latent = spatial_latent_diffusion(c, size, cfg.ldm_widths, cfg.ldm_layers)
         self.lpips = load_lpips()
 
     def posterior(self, x: Tensor) -> DiagonalGaussianDistribution:
@@ -103,7 +133,7 @@ class DGAEModel(nn.Module):
         x0_pred = x_t - tt * v
         perceptual = self.lpips(x0, x0_pred).mean() if self.lpips is not None else (x0_pred - x0).abs().mean()
         kl = posterior.kl().float().sum() / x0.numel()  # per pixel value, as L_DSM (see the module docstring)
-        return dsm + self.cfg["kl_weight"] * kl + self.cfg["perceptual_weight"] * perceptual
+        return dsm + self.cfg.kl_weight * kl + self.cfg.perceptual_weight * perceptual
 
     @torch.no_grad()
     def decode(self, z: Tensor, steps: int, generator: torch.Generator | None) -> Tensor:
@@ -121,14 +151,8 @@ class DGAEModel(nn.Module):
 
 
 class DGAEAdapter(SpatialLatentAdapter):
-    def __init__(self, model: DGAEModel, preset: str):
-        self.model, self.latent = model, model.latent
-        s = model.spec
-        self.info = ModelInfo("dgae", "dgae", preset, s.image_size, s.channels, model.latent_shape, "continuous",
-                              sampler="latent DDIM (eta=0) + rectified-flow Euler decoder", can_interpolate=True)
-
-    def posterior_mean(self, x: Tensor) -> Tensor:
-        return self.model.posterior_mean(x)
+    family_name = "dgae"
+    sampler = "latent DDIM (eta=0) + rectified-flow Euler decoder"
 
     def decode(self, z: Tensor, steps: int, generator: torch.Generator | None) -> Tensor:
         return self.model.decode(z, steps, generator)
@@ -137,32 +161,29 @@ class DGAEAdapter(SpatialLatentAdapter):
 class DGAE(Baseline):
     name = "dgae"
     family = "dgae"
+    Config = DGAEConfig
     presets = PRESETS
 
     def preset_config(self, preset: str) -> dict[str, Any]:
-        cfg = dict(self.presets[preset])
         status = lpips_status()
-        cfg["perceptual"] = "lpips" if status == "available" else f"l1 on x0' (LPIPS {status})"
-        return cfg
+        perceptual = "lpips" if status == "available" else f"l1 on x0' (LPIPS {status})"
+        return config_dict(resolve(self, preset)) | {"perceptual": perceptual}
 
     def build(self, preset: str, spec: DataSpec) -> DGAEModel:
-        cfg = self.preset_config(preset)
-        if cfg["image_size"] and cfg["image_size"] != spec.image_size:
-            raise UsageError(f"preset {preset} is for {cfg['image_size']} px images; use smoke/small at {spec.image_size} px")
-        return DGAEModel(cfg, spec)
+        return DGAEModel(resolve_for(self, preset, spec), spec)
 
     def stages(self, model: DGAEModel, preset: str, spec: DataSpec) -> list[TrainStage]:
-        cfg = self.preset_config(preset)
-        if not cfg["steps"]:
+        cfg = model.cfg
+        if not cfg.steps:
             return []
         autoencoder = nn.ModuleList([model.encoder, model.quant_conv, model.decoder])
         return [
-            TrainStage("autoencoder", autoencoder, model.autoencoder_loss, cfg["steps"], cfg["batch_size"], cfg["lr"],
-                       weight_decay=cfg["weight_decay"], betas=(0.9, 0.95), ema_decay=cfg["ema"],
-                       warmup_steps=cfg["warmup_steps"], final_lr=cfg["final_lr"]),
+            TrainStage("autoencoder", autoencoder, model.autoencoder_loss, cfg.steps, cfg.batch_size, cfg.lr,
+                       weight_decay=cfg.weight_decay, betas=(0.9, 0.95), ema_decay=cfg.ema,
+                       warmup_steps=cfg.warmup_steps, final_lr=cfg.final_lr),
             latent_stage("latent-diffusion", model.latent, model.posterior_sample, model.posterior_mean,
-                         steps=cfg["latent_steps"], batch_size=cfg["latent_batch"], lr=cfg["latent_lr"], ema=cfg["ema"],
-                         stats_images=cfg["stats_images"]),
+                         steps=cfg.latent_steps, batch_size=cfg.latent_batch, lr=cfg.latent_lr, ema=cfg.ema,
+                         stats_images=cfg.stats_images),
         ]
 
     def adapter(self, model: DGAEModel, preset: str, spec: DataSpec) -> DGAEAdapter:

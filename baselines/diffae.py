@@ -23,22 +23,52 @@ weight decay, the toolkit's AdamW with wd 0 is the same update.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor, nn
 
 from dmzbench.adapters import SemanticLatentAdapter
-from dmzbench.augment import maybe_flipped
-from dmzbench.api import Baseline, DataSpec, ModelInfo, TrainStage
+from dmzbench.api import Baseline, DataSpec, TrainStage
 from dmzbench.diffusion import GaussianDiffusion, named_betas
-from dmzbench.errors import UsageError
-from dmzbench.nn.adm_unet import ADMEncoder, ADMUNet, UNetConfig
-from dmzbench.nn.latent_diffusion import LatentDiffusion, LatentMLPSkip, latent_stage
+from dmzbench.nn.adm_presets import unet_config
+from dmzbench.nn.adm_unet import ADMEncoder, ADMUNet
+from dmzbench.nn.latent_diffusion import LatentDiffusion, LatentMLPSkip, autoencoder_then_latent
+from dmzbench.presets import resolve_for
 
 INTERP_INVERT_STEPS = 250  # interpolate.ipynb: encode_stochastic(..., T=250), render(..., T=20)
 
-SMOKE = dict(
+
+@dataclass(frozen=True, kw_only=True)
+class DiffAEConfig:
+    """A DiffAE preset: the decoder UNet, the semantic encoder (``enc_mult``, ``enc_res_blocks``; z in R^z_dim), the
+    latent DDIM's MLP and both stages' training. ``image_size`` None: any size; ``emb_dim`` None: 4 x channels."""
+
+    image_size: int | None
+    channels: int
+    channel_mult: tuple[int, ...]
+    num_res_blocks: int
+    attention_resolutions: tuple[int, ...]
+    dropout: float
+    emb_dim: int | None
+    z_dim: int
+    enc_mult: tuple[int, ...]
+    enc_res_blocks: int
+    latent_hidden: int
+    latent_layers: int
+    steps: int
+    batch_size: int
+    lr: float
+    ema: float
+    latent_steps: int
+    latent_batch: int
+    latent_lr: float
+    latent_weight_decay: float
+    flip: bool
+    stats_images: int | None
+
+
+SMOKE = DiffAEConfig(
     image_size=None, channels=32, channel_mult=(1, 2, 2), num_res_blocks=1, attention_resolutions=(16,), dropout=0.0,
     emb_dim=None, z_dim=512, enc_mult=(1, 2, 2, 2), enc_res_blocks=1,
     latent_hidden=256, latent_layers=4,
@@ -46,12 +76,12 @@ SMOKE = dict(
     latent_weight_decay=0.01, flip=True, stats_images=10_000,
 )
 PRESETS = {
-    "init": dict(SMOKE, steps=0, latent_steps=0),
+    "init": replace(SMOKE, steps=0, latent_steps=0),
     "smoke": SMOKE,
-    "small": dict(SMOKE, channels=64, num_res_blocks=2, dropout=0.1, enc_res_blocks=2, latent_hidden=1024,
-                  latent_layers=6, steps=1200, batch_size=128, ema=0.999, latent_steps=1000, latent_batch=512,
-                  stats_images=None),
-    "celeba64-paper": dict(
+    "small": replace(SMOKE, channels=64, num_res_blocks=2, dropout=0.1, enc_res_blocks=2, latent_hidden=1024,
+                     latent_layers=6, steps=1200, batch_size=128, ema=0.999, latent_steps=1000, latent_batch=512,
+                     stats_images=None),
+    "celeba64-paper": DiffAEConfig(
         image_size=64, channels=64, channel_mult=(1, 2, 4, 8), num_res_blocks=2, attention_resolutions=(16,),
         dropout=0.1, emb_dim=512, z_dim=512, enc_mult=(1, 2, 4, 8, 8), enc_res_blocks=2,
         latent_hidden=2048, latent_layers=10,
@@ -61,26 +91,15 @@ PRESETS = {
 }
 
 
-def check_image_size(cfg: dict[str, Any], spec: DataSpec, preset: str) -> None:
-    if cfg.get("image_size") and cfg["image_size"] != spec.image_size:
-        raise UsageError(f"preset {preset} is for {cfg['image_size']} px images, {spec.name} has {spec.image_size} px; "
-                         "use smoke/small or a data set of that size")
-
-
 class DiffAEModel(nn.Module):
-    def __init__(self, cfg: dict[str, Any], spec: DataSpec):
+    def __init__(self, cfg: DiffAEConfig, spec: DataSpec):
         super().__init__()
-        self.spec, self.z_dim = spec, cfg["z_dim"]
-        self.encoder = ADMEncoder(spec.image_size, spec.channels, cfg["channels"], tuple(cfg["enc_mult"]),
-                                  cfg["enc_res_blocks"], tuple(cfg["attention_resolutions"]), cfg["z_dim"])
-        self.unet = ADMUNet(UNetConfig(
-            image_size=spec.image_size, in_channels=spec.channels, out_channels=spec.channels,
-            channels=cfg["channels"], channel_mult=tuple(cfg["channel_mult"]), num_res_blocks=cfg["num_res_blocks"],
-            attention_resolutions=tuple(cfg["attention_resolutions"]), dropout=cfg["dropout"], emb_dim=cfg["emb_dim"],
-            cond_dim=cfg["z_dim"], cond="scale",
-        ))
-        self.latent = LatentDiffusion(LatentMLPSkip(cfg["z_dim"], cfg["latent_hidden"], cfg["latent_layers"]),
-                                      (cfg["z_dim"],), betas="constant:0.008", loss="l1", per_dimension=True,
+        self.cfg, self.spec, self.z_dim = cfg, spec, cfg.z_dim
+        self.encoder = ADMEncoder(spec.image_size, spec.channels, cfg.channels, tuple(cfg.enc_mult),
+                                  cfg.enc_res_blocks, tuple(cfg.attention_resolutions), cfg.z_dim)
+        self.unet = ADMUNet(unet_config(cfg, spec, emb_dim=cfg.emb_dim, cond_dim=cfg.z_dim, cond="scale"))
+        self.latent = LatentDiffusion(LatentMLPSkip(cfg.z_dim, cfg.latent_hidden, cfg.latent_layers),
+                                      (cfg.z_dim,), betas="constant:0.008", loss="l1", per_dimension=True,
                                       grid="diffae")
         self.diffusion = GaussianDiffusion(named_betas("linear", 1000))
 
@@ -95,12 +114,8 @@ class DiffAEModel(nn.Module):
 class DiffAEAdapter(SemanticLatentAdapter):
     ddim_grid = "diffae"
     interp_invert_steps = INTERP_INVERT_STEPS
-
-    def __init__(self, model: DiffAEModel, preset: str):
-        self.model, self.diffusion, self.latent = model, model.diffusion, model.latent
-        s = model.spec
-        self.info = ModelInfo("diffae", "diffae", preset, s.image_size, s.channels, (model.z_dim,), "continuous",
-                              can_invert=True, sampler="latent DDIM + decoder DDIM (eta=0)", can_interpolate=True)
+    family_name = "diffae"
+    sampler = "latent DDIM + decoder DDIM (eta=0)"
 
     def semantic(self, x: Tensor) -> Tensor:
         return self.model.encoder(x)
@@ -112,25 +127,15 @@ class DiffAEAdapter(SemanticLatentAdapter):
 class DiffAE(Baseline):
     name = "diffae"
     family = "diffae"
+    Config = DiffAEConfig
     presets = PRESETS
 
     def build(self, preset: str, spec: DataSpec) -> DiffAEModel:
-        cfg = self.preset_config(preset)
-        check_image_size(cfg, spec, preset)
-        return DiffAEModel(cfg, spec)
+        return DiffAEModel(resolve_for(self, preset, spec), spec)
 
     def stages(self, model: DiffAEModel, preset: str, spec: DataSpec) -> list[TrainStage]:
-        cfg = self.preset_config(preset)
-        if not cfg["steps"]:
-            return []
-        autoencoder = nn.ModuleList([model.encoder, model.unet])
-        return [
-            TrainStage("autoencoder", autoencoder, maybe_flipped(model.autoencoder_loss, cfg["flip"], spec), cfg["steps"],
-                       cfg["batch_size"], cfg["lr"], ema_decay=cfg["ema"]),
-            latent_stage("latent-ddim", model.latent, model.encoder, model.encoder, steps=cfg["latent_steps"],
-                         batch_size=cfg["latent_batch"], lr=cfg["latent_lr"], ema=cfg["ema"],
-                         weight_decay=cfg["latent_weight_decay"], stats_images=cfg["stats_images"]),
-        ]
+        return autoencoder_then_latent(model, spec, nn.ModuleList([model.encoder, model.unet]), model.autoencoder_loss,
+                                       "latent-ddim", latent_weight_decay=model.cfg.latent_weight_decay)
 
     def adapter(self, model: DiffAEModel, preset: str, spec: DataSpec) -> DiffAEAdapter:
         return DiffAEAdapter(model, preset)

@@ -38,7 +38,7 @@ Toolkit choices (the paper is silent or the CPU needs them):
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -46,11 +46,11 @@ from diffusers import UNet2DConditionModel
 from torch import Tensor, nn
 
 from dmzbench.augment import maybe_flipped
-from dmzbench.baselines.diffae import check_image_size
 from dmzbench.api import Baseline, DataSpec, ModelInfo, TrainStage
 from dmzbench.diffusion import GaussianDiffusion, named_betas
 from dmzbench.diffusion.sampling import ancestral_sample
 from dmzbench.diffusion.timesteps import LossSecondMomentSampler
+from dmzbench.presets import omit_default, resolve_for
 
 NUM_TIMESTEPS = 1000
 
@@ -92,40 +92,40 @@ def one_hot_pairs(bits: Tensor) -> Tensor:
     return torch.stack([1 - bits, bits], dim=-1).flatten(1)
 
 
-def down_block_types(cfg: dict[str, Any]) -> list[str]:
+def down_block_types(cfg: DMZConfig) -> list[str]:
     """Per level: cross-attention to z (which includes self-attention), self-attention only, or none, as the official
     ``create_model`` derives them from ``is_attention`` and ``is_cross_attention`` (``--one_cross_attention``)."""
-    cross, attn = cfg["cross_attention_levels"], cfg.get("attention_levels", ())
+    cross, attn = cfg.cross_attention_levels, cfg.attention_levels
     return ["CrossAttnDownBlock2D" if i in cross else "AttnDownBlock2D" if i in attn else "DownBlock2D"
-            for i in range(len(cfg["channel_mult"]))]
+            for i in range(len(cfg.channel_mult))]
 
 
-def build_unet(cfg: dict[str, Any], spec: DataSpec) -> UNet2DConditionModel:
-    widths = [cfg["channels"] * m for m in cfg["channel_mult"]]
+def build_unet(cfg: DMZConfig, spec: DataSpec) -> UNet2DConditionModel:
+    widths = [cfg.channels * m for m in cfg.channel_mult]
     down = down_block_types(cfg)
     return UNet2DConditionModel(
         sample_size=spec.image_size,
         in_channels=spec.channels,
         out_channels=2 * spec.channels,  # eps and the learned-range variance interpolation
-        layers_per_block=cfg["layers_per_block"],
+        layers_per_block=cfg.layers_per_block,
         block_out_channels=tuple(widths),
         down_block_types=tuple(down),
         up_block_types=tuple(b.replace("Down", "Up") for b in reversed(down)),
         mid_block_type="UNetMidBlock2DCrossAttn",
-        attention_head_dim=cfg["heads"],
-        dropout=cfg["dropout"],
+        attention_head_dim=cfg.heads,
+        dropout=cfg.dropout,
         resnet_time_scale_shift="scale_shift",
-        cross_attention_dim=2 * cfg["bits"],
-        norm_num_groups=min(32, cfg["channels"]),
+        cross_attention_dim=2 * cfg.bits,
+        norm_num_groups=min(32, cfg.channels),
     )
 
 
 class DMZModel(nn.Module):
-    def __init__(self, cfg: dict[str, Any], spec: DataSpec):
+    def __init__(self, cfg: DMZConfig, spec: DataSpec):
         super().__init__()
         self.cfg, self.spec = cfg, spec
-        widths = cfg["encoder_widths"] or ([32, 64, 128, 256] if spec.image_size == 32 else [32, 64, 128, 256, 512])
-        self.encoder = BernoulliEncoder(spec.image_size, spec.channels, widths, cfg["bits"])
+        widths = cfg.encoder_widths or ([32, 64, 128, 256] if spec.image_size == 32 else [32, 64, 128, 256, 512])
+        self.encoder = BernoulliEncoder(spec.image_size, spec.channels, list(widths), cfg.bits)
         self.unet = build_unet(cfg, spec)
         self.timestep_sampler = LossSecondMomentSampler(NUM_TIMESTEPS)
         self.diffusion = GaussianDiffusion(named_betas("cosine", NUM_TIMESTEPS))
@@ -137,7 +137,7 @@ class DMZModel(nn.Module):
         code = self.encoder.relaxed_code(cond)
         t, weights = self.timestep_sampler.sample(len(x0), x0.device)
         noise = torch.randn_like(x0)
-        perturbed = noise + self.cfg["input_perturbation"] * torch.randn_like(x0)
+        perturbed = noise + self.cfg.input_perturbation * torch.randn_like(x0)
         x_t = self.diffusion.q_sample(x0, t, perturbed)
         terms = self.diffusion.hybrid_loss(self.denoise(x_t, t, code).float(), x0, x_t, t, noise)
         self.timestep_sampler.update(t, terms["loss"])
@@ -147,7 +147,7 @@ class DMZModel(nn.Module):
 class DMZAdapter:
     def __init__(self, model: DMZModel, preset: str):
         self.model = model
-        spec, bits = model.spec, model.cfg["bits"]
+        spec, bits = model.spec, model.cfg.bits
         self.info = ModelInfo(
             name="dmz", family="dmz", preset=preset, image_size=spec.image_size, channels=spec.channels,
             latent_shape=(bits,), latent_kind="binary", sampler="ancestral (I-DDPM learned variance, respaced)",
@@ -188,7 +188,7 @@ class DMZAdapter:
 
     @torch.no_grad()
     def generate(self, n: int, *, steps: int, generator: torch.Generator | None = None) -> Tensor:
-        bits = torch.bernoulli(torch.full((n, self.model.cfg["bits"]), 0.5), generator=generator)
+        bits = torch.bernoulli(torch.full((n, self.model.cfg.bits), 0.5), generator=generator)
         return self.decode(one_hot_pairs(bits), steps, generator)
 
     @torch.no_grad()
@@ -219,12 +219,35 @@ def interpolation_codes(bits_a: Tensor, bits_b: Tensor, frames: int) -> Tensor:
     return path
 
 
-_PAPER = dict(  # official 32 px configuration (CIFAR-10): 68.6M UNet parameters
+@dataclass(frozen=True, kw_only=True)
+class DMZConfig:
+    """A DMZ preset. ``image_size`` None: any size; ``encoder_widths`` None: [32, 64, 128, 256] at 32 px, one more 512
+    level at 64 px; ``attention_levels``: self-attention-only UNet levels (left out of the config dict while empty)."""
+
+    image_size: int | None = None
+    bits: int
+    encoder_widths: tuple[int, ...] | None = None
+    channels: int
+    channel_mult: tuple[int, ...]
+    layers_per_block: int
+    cross_attention_levels: tuple[int, ...]
+    heads: int
+    dropout: float
+    input_perturbation: float
+    steps: int
+    batch_size: int
+    lr: float
+    ema: float
+    flip: bool = False  # presets of subclasses (tests' tiny DMZ) may not say
+    attention_levels: tuple[int, ...] = omit_default(())
+
+
+_PAPER = DMZConfig(  # official 32 px configuration (CIFAR-10): 68.6M UNet parameters
     image_size=32, bits=16, encoder_widths=None, channels=128, channel_mult=(1, 2, 2, 2), layers_per_block=3,
     cross_attention_levels=(1, 2), heads=32, dropout=0.3, input_perturbation=0.15,
     steps=500_000, batch_size=128, lr=1e-4, ema=0.9999, flip=True,
 )
-_SMOKE = dict(
+_SMOKE = replace(
     _PAPER, image_size=None, channels=32, channel_mult=(1, 2, 2), layers_per_block=1, cross_attention_levels=(1, 2), heads=4,
     dropout=0.0, steps=90, batch_size=32, lr=1e-3, ema=0.995,
 )
@@ -232,42 +255,39 @@ _SMOKE = dict(
 # Official 64 px configuration (README "CelebA-64"; create_model at image_size 64): widths 192 x (1,2,3,4), attention at
 # levels 1-3 (32, 16 and 8 px), all of them cross-attending to z, attention_head_dim 64, d = 64, dropout 0.1,
 # perturbation 0.1; trained with batch 128 on each of 2 GPUs.
-_CELEBA64 = dict(
+_CELEBA64 = replace(
     _PAPER, image_size=64, bits=64, channels=192, channel_mult=(1, 2, 3, 4), cross_attention_levels=(1, 2, 3),
     heads=64, dropout=0.1, input_perturbation=0.1, batch_size=256,
 )
 # Edges-64 / Handbags-64 (README; ``--one_cross_attention 2``): d = 256; only level 2 (16 px) cross-attends to z, levels
 # 1 and 3 keep self-attention. The paper trains one such model per domain and bridges their codes (transfer protocol
 # ``bridge``).
-_EDGES2HANDBAGS = dict(_CELEBA64, bits=256, cross_attention_levels=(2,), attention_levels=(1, 3))
+_EDGES2HANDBAGS = replace(_CELEBA64, bits=256, cross_attention_levels=(2,), attention_levels=(1, 3))
 
 
 class DMZ(Baseline):
     name = "dmz"
     family = "dmz"
+    Config = DMZConfig
     presets = {
-        "init": dict(_SMOKE, steps=0),
+        "init": replace(_SMOKE, steps=0),
         "smoke": _SMOKE,
-        "small": dict(_PAPER, image_size=None, channels=64, channel_mult=(1, 2, 2), layers_per_block=2, heads=4, dropout=0.1,
-                      steps=1500, batch_size=128, lr=2e-4, ema=0.999),
+        "small": replace(_PAPER, image_size=None, channels=64, channel_mult=(1, 2, 2), layers_per_block=2, heads=4,
+                         dropout=0.1, steps=1500, batch_size=128, lr=2e-4, ema=0.999),
         "cifar10-paper": _PAPER,
         "celeba64-paper": _CELEBA64,
         "edges2handbags-paper": _EDGES2HANDBAGS,
     }
 
     def build(self, preset: str, spec: DataSpec) -> DMZModel:
-        cfg = self.preset_config(preset)
-        check_image_size(cfg, spec, preset)
-        return DMZModel(cfg, spec)
+        return DMZModel(resolve_for(self, preset, spec), spec)  # model.cfg: the resolved preset
 
     def stages(self, model: DMZModel, preset: str, spec: DataSpec) -> list[TrainStage]:
-        cfg = self.preset_config(preset)
-        if cfg["steps"] == 0:
+        cfg = model.cfg
+        if cfg.steps == 0:
             return []
-        flip = cfg.get("flip", False)  # presets of subclasses (tests' tiny DMZ) may not say
-        return [TrainStage(name="dmz", module=model, loss=maybe_flipped(model.training_loss, flip, spec),
-                           steps=cfg["steps"],
-                           batch_size=cfg["batch_size"], lr=cfg["lr"], ema_decay=cfg["ema"])]
+        return [TrainStage(name="dmz", module=model, loss=maybe_flipped(model.training_loss, cfg.flip, spec),
+                           steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, ema_decay=cfg.ema)]
 
     def adapter(self, model: DMZModel, preset: str, spec: DataSpec) -> DMZAdapter:
         return DMZAdapter(model, preset)

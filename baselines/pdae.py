@@ -33,34 +33,54 @@ detail helps (DiffAE's z-conditioned decoder reaches exactly the plain ddpm's lo
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor, nn
 
-from dmzbench.baselines.ddpm import PRESETS as DDPM_PRESETS
-from dmzbench.baselines.ddpm import unet_config
 from dmzbench.adapters import SemanticLatentAdapter
-from dmzbench.api import Baseline, DataSpec, ModelInfo, TrainStage
-from dmzbench.augment import maybe_flipped
+from dmzbench.api import Baseline, DataSpec, TrainStage
 from dmzbench.diffusion import GaussianDiffusion, ddim_grid, named_betas
-from dmzbench.diffusion.gaussian import _extract
+from dmzbench.diffusion.gaussian import extract
+from dmzbench.nn.adm_presets import ADM_SHAPES, ADMShape, unet_config
 from dmzbench.nn.adm_unet import ADMUNet, AttentionBlock, norm
-from dmzbench.nn.latent_diffusion import LatentDiffusion, LatentMLPSkip, latent_stage
+from dmzbench.nn.latent_diffusion import LatentDiffusion, LatentMLPSkip, autoencoder_then_latent
+from dmzbench.presets import parse_preset, resolve
 
 STOP_PERCENT = 0.3  # latent_diffusion_sample: G is dropped at sampler indices i < int(0.3 * K) (of K..1)
 RECON_INVERT_STEPS = 1000  # autoencoding_eval.py: ddim1000 to encode x_T, ddim100 to decode
 INTERP_INVERT_STEPS = 100  # interpolation.py: ddim100 both ways
 
-SMOKE = dict(enc_width=32, z_dim=512, latent_hidden=256, latent_layers=4, steps=45, batch_size=32, lr=2e-4,
-             ema=0.995, latent_steps=80, latent_batch=128, latent_lr=1e-3, flip=True, stats_images=10_000)
+
+@dataclass(frozen=True, kw_only=True)
+class PDAEConfig:
+    """A PDAE preset: the encoder's width, z_dim, the latent DPM's MLP and both stages' training. The frozen DPM is the
+    ``ddpm`` of the same preset name (its shape: ``ADM_SHAPES`` in dmzbench/nn/adm_presets.py)."""
+
+    enc_width: int
+    z_dim: int
+    latent_hidden: int
+    latent_layers: int
+    steps: int
+    batch_size: int
+    lr: float
+    ema: float
+    latent_steps: int
+    latent_batch: int
+    latent_lr: float
+    flip: bool
+    stats_images: int | None
+
+
+SMOKE = PDAEConfig(enc_width=32, z_dim=512, latent_hidden=256, latent_layers=4, steps=45, batch_size=32, lr=2e-4,
+                   ema=0.995, latent_steps=80, latent_batch=128, latent_lr=1e-3, flip=True, stats_images=10_000)
 PRESETS = {
-    "init": dict(SMOKE, steps=0, latent_steps=0),
+    "init": replace(SMOKE, steps=0, latent_steps=0),
     "smoke": SMOKE,
-    "small": dict(SMOKE, enc_width=64, latent_hidden=1024, latent_layers=6, steps=1500, batch_size=128, ema=0.999,
-                  latent_steps=2000, latent_batch=512, stats_images=None),
-    "cifar10-paper": dict(SMOKE, enc_width=64, latent_hidden=2048, latent_layers=10, steps=500_000, batch_size=128,
-                          lr=1e-4, ema=0.9999, latent_steps=500_000, latent_batch=512, stats_images=None),
+    "small": replace(SMOKE, enc_width=64, latent_hidden=1024, latent_layers=6, steps=1500, batch_size=128, ema=0.999,
+                     latent_steps=2000, latent_batch=512, stats_images=None),
+    "cifar10-paper": replace(SMOKE, enc_width=64, latent_hidden=2048, latent_layers=10, steps=500_000, batch_size=128,
+                             lr=1e-4, ema=0.9999, latent_steps=500_000, latent_batch=512, stats_images=None),
 }
 
 
@@ -86,15 +106,14 @@ class PDAEEncoder(nn.Module):
 
 
 class PDAEModel(nn.Module):
-    def __init__(self, cfg: dict[str, Any], ddpm_cfg: dict[str, Any], spec: DataSpec):
+    def __init__(self, cfg: PDAEConfig, dpm: ADMShape, spec: DataSpec):
         super().__init__()
-        self.spec, self.z_dim = spec, cfg["z_dim"]
-        self.unet = ADMUNet(unet_config(ddpm_cfg, spec)).requires_grad_(False)  # the frozen pre-trained DPM
-        self.encoder = PDAEEncoder(spec.image_size, spec.channels, cfg["enc_width"], cfg["z_dim"])
-        self.estimator = self.unet.decoder_half_like(
-            unet_config(ddpm_cfg, spec, cond="scale_shift", cond_dim=cfg["z_dim"]))
-        self.latent = LatentDiffusion(LatentMLPSkip(cfg["z_dim"], cfg["latent_hidden"], cfg["latent_layers"]),
-                                      (cfg["z_dim"],), betas="constant:0.008", loss="l1", per_dimension=True,
+        self.cfg, self.spec, self.z_dim = cfg, spec, cfg.z_dim
+        self.unet = ADMUNet(unet_config(dpm, spec)).requires_grad_(False)  # the frozen pre-trained DPM
+        self.encoder = PDAEEncoder(spec.image_size, spec.channels, cfg.enc_width, cfg.z_dim)
+        self.estimator = self.unet.decoder_half_like(unet_config(dpm, spec, cond="scale_shift", cond_dim=cfg.z_dim))
+        self.latent = LatentDiffusion(LatentMLPSkip(cfg.z_dim, cfg.latent_hidden, cfg.latent_layers),
+                                      (cfg.z_dim,), betas="constant:0.008", loss="l1", per_dimension=True,
                                       grid="pdae", clamp=True)
         self.diffusion = d = GaussianDiffusion(named_betas("linear", 1000))
         abar, abar_prev = d.alphas_cumprod, d.alphas_cumprod_prev
@@ -113,8 +132,8 @@ class PDAEModel(nn.Module):
         noise = torch.randn_like(x0)
         eps, hs, emb = self.frozen_eps(self.diffusion.q_sample(x0, t, noise), t)
         g = self.estimator(hs, emb, z).float()
-        shifted = eps + _extract(self.shift_coef, t, x0.ndim) * g
-        return (_extract(self.weight, t, x0.ndim) * (noise - shifted) ** 2).mean()
+        shifted = eps + extract(self.shift_coef, t, x0.ndim) * g
+        return (extract(self.weight, t, x0.ndim) * (noise - shifted) ** 2).mean()
 
 
 
@@ -122,13 +141,8 @@ class PDAEAdapter(SemanticLatentAdapter):
     ddim_grid = "pdae"
     recon_invert_steps = RECON_INVERT_STEPS
     interp_invert_steps = INTERP_INVERT_STEPS
-
-    def __init__(self, model: PDAEModel, preset: str):
-        self.model, self.diffusion, self.latent = model, model.diffusion, model.latent
-        s = model.spec
-        self.info = ModelInfo("pdae", "pdae", preset, s.image_size, s.channels, (model.z_dim,), "continuous",
-                              can_invert=True, sampler="latent DDIM (clamped) + decoder DDIM (PDAE grid; G dropped below 30% when generating)",
-                              can_interpolate=True)
+    family_name = "pdae"
+    sampler = "latent DDIM (clamped) + decoder DDIM (PDAE grid; G dropped below 30% when generating)"
 
     def semantic(self, x: Tensor) -> Tensor:
         return self.model.encoder(x)
@@ -149,7 +163,7 @@ class PDAEAdapter(SemanticLatentAdapter):
             out, hs, emb = self.model.frozen_eps(x, t)
             use_g = (t >= first_with_g).float().view(-1, 1, 1, 1)
             g = self.model.estimator(hs, emb, z).float()
-            return out - use_g * _extract(sqrt_one_minus_abar, t, x.ndim) * g
+            return out - use_g * extract(sqrt_one_minus_abar, t, x.ndim) * g
 
         return eps
 
@@ -157,29 +171,21 @@ class PDAEAdapter(SemanticLatentAdapter):
 class PDAE(Baseline):
     name = "pdae"
     family = "pdae"
+    Config = PDAEConfig
     presets = PRESETS
 
     def dependencies(self, preset: str) -> dict[str, tuple[str, str]]:
-        return {"pretrained_dpm": ("ddpm", preset)}
+        return {"pretrained_dpm": ("ddpm", parse_preset(preset)[0])}  # model settings are PDAE's, not the DPM's
 
     def build(self, preset: str, spec: DataSpec) -> PDAEModel:
-        return PDAEModel(self.preset_config(preset), DDPM_PRESETS[preset], spec)
+        return PDAEModel(resolve(self, preset), ADM_SHAPES[parse_preset(preset)[0]], spec)
 
     def attach(self, model: PDAEModel, dependencies: dict[str, nn.Module]) -> None:
         model.unet.load_state_dict(dependencies["pretrained_dpm"].unet.state_dict())
 
     def stages(self, model: PDAEModel, preset: str, spec: DataSpec) -> list[TrainStage]:
-        cfg = self.preset_config(preset)
-        if not cfg["steps"]:
-            return []
-        trainable = nn.ModuleList([model.encoder, model.estimator])
-        return [
-            TrainStage("autoencoder", trainable, maybe_flipped(model.training_loss, cfg["flip"], spec), cfg["steps"],
-                       cfg["batch_size"], cfg["lr"], ema_decay=cfg["ema"]),
-            latent_stage("latent-dpm", model.latent, model.encoder, model.encoder, steps=cfg["latent_steps"],
-                         batch_size=cfg["latent_batch"], lr=cfg["latent_lr"], ema=cfg["ema"],
-                         stats_images=cfg["stats_images"]),
-        ]
+        return autoencoder_then_latent(model, spec, nn.ModuleList([model.encoder, model.estimator]),
+                                       model.training_loss, "latent-dpm")
 
     def adapter(self, model: PDAEModel, preset: str, spec: DataSpec) -> PDAEAdapter:
         return PDAEAdapter(model, preset)

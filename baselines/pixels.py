@@ -5,10 +5,17 @@ It neither reconstructs nor generates; tasks that need those skip it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor, nn
 
 from dmzbench.api import Baseline, CapabilityMissing, DataSpec, ModelInfo, TrainStage
+
+
+@dataclass(frozen=True)
+class PixelsConfig:
+    """The identity has nothing to configure."""
 
 
 class PixelsAdapter:
@@ -32,7 +39,8 @@ class PixelsAdapter:
 class Pixels(Baseline):
     name = "pixels"
     family = "pixels"
-    presets = {"identity": {}}
+    Config = PixelsConfig
+    presets = {"identity": PixelsConfig()}
     default_preset = "identity"
     trainable = False
 

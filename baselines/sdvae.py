@@ -22,6 +22,7 @@ a diffusers UNet2DModel with linear betas, eps-MSE and DDIM (even grid); ``small
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -32,39 +33,72 @@ from torch.func import functional_call
 
 from dmzbench.adapters import SpatialLatentAdapter
 from dmzbench.augment import maybe_flipped
-from dmzbench.api import Baseline, DataSpec, ModelInfo, TrainStage
-from dmzbench.errors import UsageError
-from dmzbench.nn.latent_diffusion import LatentDiffusion, latent_stage, spatial_latent_unet
+from dmzbench.api import Baseline, DataSpec, TrainStage
+from dmzbench.nn.latent_diffusion import latent_stage, spatial_latent_diffusion
 from dmzbench.nn.perceptual import load_lpips, lpips_status
+from dmzbench.presets import config_dict, resolve, resolve_for
 
-SMOKE = dict(
+
+@dataclass(frozen=True, kw_only=True)
+class SDVAEConfig:
+    """An SD-VAE preset: the AutoencoderKL (``widths``: one level per width, f = 2^(levels-1)), the PatchGAN, the loss
+    weights, the latent model and both stages' training. The autoencoder's lr is derived, LDM's 4.5e-6 x batch size.
+    ``image_size`` None: any size; ``stats_images`` None: the whole training set."""
+
+    image_size: int | None
+    widths: tuple[int, ...]
+    layers_per_block: int
+    latent_channels: int
+    disc_layers: int
+    disc_width: int
+    kl_weight: float
+    disc_weight: float
+    disc_start: int
+    steps: int
+    batch_size: int
+    ldm_widths: tuple[int, ...]
+    ldm_layers: int
+    latent_steps: int
+    latent_batch: int
+    latent_lr: float
+    ema: float
+    flip: bool
+    stats_images: int | None
+    latent_warmup: int
+
+    @property
+    def lr(self) -> float:
+        return 4.5e-6 * self.batch_size
+
+
+SMOKE = SDVAEConfig(
     image_size=None, widths=(32, 64, 64), layers_per_block=1, latent_channels=3, disc_layers=2, disc_width=32,
     kl_weight=1e-6, disc_weight=0.5, disc_start=30, steps=60, batch_size=32,
     ldm_widths=(64, 128), ldm_layers=1, latent_steps=60, latent_batch=64, latent_lr=2e-4, ema=0.995,
     flip=False, stats_images=10_000, latent_warmup=0,
 )
 PRESETS = {
-    "init": dict(SMOKE, steps=0, latent_steps=0),
+    "init": replace(SMOKE, steps=0, latent_steps=0),
     "smoke": SMOKE,
-    "small": dict(SMOKE, widths=(64, 128, 128), layers_per_block=2, disc_layers=3, disc_width=64, disc_start=750,
-                  steps=1200, batch_size=64, ldm_layers=2, latent_steps=1000, latent_batch=256, ema=0.999,
-                  stats_images=None),
-    "kl-f8-paper": dict(SMOKE, image_size=256, widths=(128, 256, 512, 512), layers_per_block=2, latent_channels=4,
-                        disc_layers=3, disc_width=64, disc_start=50_001, steps=500_000, batch_size=12,
-                        ldm_widths=(224, 448, 672, 896), ldm_layers=2, latent_steps=500_000, ema=0.9999,
-                        stats_images=None, latent_warmup=10_000),
+    "small": replace(SMOKE, widths=(64, 128, 128), layers_per_block=2, disc_layers=3, disc_width=64, disc_start=750,
+                     steps=1200, batch_size=64, ldm_layers=2, latent_steps=1000, latent_batch=256, ema=0.999,
+                     stats_images=None),
+    "kl-f8-paper": replace(SMOKE, image_size=256, widths=(128, 256, 512, 512), layers_per_block=2, latent_channels=4,
+                           disc_layers=3, disc_width=64, disc_start=50_001, steps=500_000, batch_size=12,
+                           ldm_widths=(224, 448, 672, 896), ldm_layers=2, latent_steps=500_000, ema=0.9999,
+                           stats_images=None, latent_warmup=10_000),
 }
 # SD-VAE f8 x 4 channels at small-image scale: 4x4x4 = 64 latent values at 32 px, DGAE small-f16c16's latent size.
-PRESETS["small-f8c4"] = dict(PRESETS["small"], widths=(64, 128, 128, 128), latent_channels=4)
+PRESETS["small-f8c4"] = replace(PRESETS["small"], widths=(64, 128, 128, 128), latent_channels=4)
 
 
-def build_vae(cfg: dict[str, Any], channels: int) -> AutoencoderKL:
-    n = len(cfg["widths"])
+def build_vae(cfg: SDVAEConfig, channels: int) -> AutoencoderKL:
+    n = len(cfg.widths)
     return AutoencoderKL(
         in_channels=channels, out_channels=channels, down_block_types=("DownEncoderBlock2D",) * n,
-        up_block_types=("UpDecoderBlock2D",) * n, block_out_channels=tuple(cfg["widths"]),
-        layers_per_block=cfg["layers_per_block"], latent_channels=cfg["latent_channels"],
-        norm_num_groups=min(32, cfg["widths"][0]),
+        up_block_types=("UpDecoderBlock2D",) * n, block_out_channels=tuple(cfg.widths),
+        layers_per_block=cfg.layers_per_block, latent_channels=cfg.latent_channels,
+        norm_num_groups=min(32, cfg.widths[0]),
     )
 
 
@@ -100,19 +134,17 @@ def adaptive_weight(rec_loss: Tensor, g_loss: Tensor, last_layer: Tensor) -> Ten
 
 
 class SDVAEModel(nn.Module):
-    def __init__(self, cfg: dict[str, Any], spec: DataSpec):
+    def __init__(self, cfg: SDVAEConfig, spec: DataSpec):
         super().__init__()
         self.cfg, self.spec = cfg, spec
         self.vae = build_vae(cfg, spec.channels)
-        self.disc = PatchDiscriminator(spec.channels, cfg["disc_width"], cfg["disc_layers"])
+        self.disc = PatchDiscriminator(spec.channels, cfg.disc_width, cfg.disc_layers)
         self.loss_scale = nn.Module()  # LDM's scalar logvar: a parameter no optimiser gets, so it stays 0
         self.loss_scale.logvar = nn.Parameter(torch.zeros(()), requires_grad=False)
         self.register_buffer("steps_seen", torch.zeros((), dtype=torch.long))  # for disc_start; resumes exactly
-        size = spec.image_size // 2 ** (len(cfg["widths"]) - 1)
-        self.latent_shape = (cfg["latent_channels"], size, size)
-        self.latent = LatentDiffusion(spatial_latent_unet(cfg["latent_channels"], size, tuple(cfg["ldm_widths"]),
-                                                          cfg["ldm_layers"]),
-                                      self.latent_shape, betas="linear", loss="l2", per_dimension=False)
+        size = spec.image_size // 2 ** (len(cfg.widths) - 1)
+        self.latent_shape = (cfg.latent_channels, size, size)
+        self.latent = spatial_latent_diffusion(cfg.latent_channels, size, cfg.ldm_widths, cfg.ldm_layers)
         self.lpips = load_lpips()
 
     def autoencoder_loss(self, x: Tensor, _labels: Tensor, cond: Tensor) -> Tensor:
@@ -124,11 +156,11 @@ class SDVAEModel(nn.Module):
         logvar = self.loss_scale.logvar
         nll = (pixel / logvar.exp() + logvar).sum() / len(x)
         kl = posterior.kl().float().sum() / len(x)
-        loss = nll + self.cfg["kl_weight"] * kl
-        if int(self.steps_seen) >= self.cfg["disc_start"]:
+        loss = nll + self.cfg.kl_weight * kl
+        if int(self.steps_seen) >= self.cfg.disc_start:
             frozen = {k: v.detach() for k, v in self.disc.named_parameters()}
             g_loss = -functional_call(self.disc, frozen, (rec,)).mean()
-            weight = adaptive_weight(nll, g_loss, self.vae.decoder.conv_out.weight) * self.cfg["disc_weight"]
+            weight = adaptive_weight(nll, g_loss, self.vae.decoder.conv_out.weight) * self.cfg.disc_weight
             d_real, d_fake = self.disc(x), self.disc(rec.detach())
             d_loss = 0.5 * (F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean())
             loss = loss + weight * g_loss + d_loss
@@ -143,14 +175,8 @@ class SDVAEModel(nn.Module):
 
 
 class SDVAEAdapter(SpatialLatentAdapter):
-    def __init__(self, model: SDVAEModel, preset: str):
-        self.model, self.latent = model, model.latent
-        s = model.spec
-        self.info = ModelInfo("sdvae", "sdvae", preset, s.image_size, s.channels, model.latent_shape, "continuous",
-                              sampler="latent DDIM (eta=0) + VAE decoder", can_interpolate=True)
-
-    def posterior_mean(self, x: Tensor) -> Tensor:
-        return self.model.posterior_mean(x)
+    family_name = "sdvae"
+    sampler = "latent DDIM (eta=0) + VAE decoder"
 
     def decode(self, z: Tensor, steps: int, generator: torch.Generator | None) -> Tensor:
         return self.model.vae.decode(z).sample.float()  # a deterministic decoder: steps only affect generation's LDM
@@ -159,32 +185,28 @@ class SDVAEAdapter(SpatialLatentAdapter):
 class SDVAE(Baseline):
     name = "sdvae"
     family = "sdvae"
+    Config = SDVAEConfig
     presets = PRESETS
 
     def preset_config(self, preset: str) -> dict[str, Any]:
-        cfg = dict(self.presets[preset])
-        cfg["lr"] = 4.5e-6 * cfg["batch_size"]
-        cfg["lpips"] = lpips_status()
-        return cfg
+        cfg = resolve(self, preset)
+        return config_dict(cfg) | {"lr": cfg.lr, "lpips": lpips_status()}
 
     def build(self, preset: str, spec: DataSpec) -> SDVAEModel:
-        cfg = self.preset_config(preset)
-        if cfg["image_size"] and cfg["image_size"] != spec.image_size:
-            raise UsageError(f"preset {preset} is for {cfg['image_size']} px images; use smoke/small at {spec.image_size} px")
-        return SDVAEModel(cfg, spec)
+        return SDVAEModel(resolve_for(self, preset, spec), spec)
 
     def stages(self, model: SDVAEModel, preset: str, spec: DataSpec) -> list[TrainStage]:
-        cfg = self.preset_config(preset)
-        if not cfg["steps"]:
+        cfg = model.cfg
+        if not cfg.steps:
             return []
         autoencoder = nn.ModuleList([model.vae, model.disc])  # not loss_scale: LDM never optimises logvar
         latent = latent_stage("latent-diffusion", model.latent, model.posterior_sample, model.posterior_mean,
-                              steps=cfg["latent_steps"], batch_size=cfg["latent_batch"], lr=cfg["latent_lr"],
-                              ema=cfg["ema"], stats_images=cfg["stats_images"])
-        latent.warmup_steps = cfg["latent_warmup"]
+                              steps=cfg.latent_steps, batch_size=cfg.latent_batch, lr=cfg.latent_lr,
+                              ema=cfg.ema, stats_images=cfg.stats_images)
+        latent.warmup_steps = cfg.latent_warmup
         return [
-            TrainStage("autoencoder", autoencoder, maybe_flipped(model.autoencoder_loss, cfg["flip"], spec),
-                       cfg["steps"], cfg["batch_size"], cfg["lr"], betas=(0.5, 0.9), ema_decay=0.0, grad_clip=None),
+            TrainStage("autoencoder", autoencoder, maybe_flipped(model.autoencoder_loss, cfg.flip, spec),
+                       cfg.steps, cfg.batch_size, cfg.lr, betas=(0.5, 0.9), ema_decay=0.0, grad_clip=None),
             latent,
         ]
 

@@ -41,6 +41,15 @@ class SemanticLatentAdapter(_Base):
     # Inversion steps of the family's official protocols; None = as many as the decoder takes.
     recon_invert_steps: int | None = None
     interp_invert_steps: int | None = None
+    family_name: str = ""  # a subclass that sets it and ``sampler`` gets this __init__
+    sampler: str = ""
+
+    def __init__(self, model: nn.Module, preset: str):
+        """Wrap ``model`` (with ``spec``, ``diffusion``, ``latent`` and a (z_dim,) semantic latent ``z_dim``)."""
+        self.model, self.diffusion, self.latent = model, model.diffusion, model.latent
+        s = model.spec
+        self.info = ModelInfo(self.family_name, self.family_name, preset, s.image_size, s.channels, (model.z_dim,),
+                              "continuous", can_invert=True, sampler=self.sampler, can_interpolate=True)
 
     def semantic(self, x: Tensor) -> Tensor:
         raise NotImplementedError
@@ -106,9 +115,18 @@ class SemanticLatentAdapter(_Base):
 
 class SpatialLatentAdapter(_Base):
     latent: LatentDiffusion
+    family_name: str = ""  # a subclass that sets it and ``sampler`` gets this __init__
+    sampler: str = ""
+
+    def __init__(self, model: nn.Module, preset: str):
+        """Wrap ``model`` (with ``spec``, ``latent``, ``latent_shape`` and ``posterior_mean``)."""
+        self.model, self.latent = model, model.latent
+        s = model.spec
+        self.info = ModelInfo(self.family_name, self.family_name, preset, s.image_size, s.channels, model.latent_shape,
+                              "continuous", sampler=self.sampler, can_interpolate=True)
 
     def posterior_mean(self, x: Tensor) -> Tensor:
-        raise NotImplementedError
+        return self.model.posterior_mean(x)
 
     def decode(self, z: Tensor, steps: int, generator: torch.Generator | None) -> Tensor:
         raise NotImplementedError

@@ -255,7 +255,7 @@ class Baseline(ABC):
 
     name: ClassVar[str]
     family: ClassVar[str]
-    presets: ClassVar[Mapping[str, Mapping[str, Any]]]
+    presets: ClassVar[Mapping[str, Any]]  # name -> a frozen dataclass instance (typed; takes -m settings) or a dict
     default_preset: ClassVar[str] = "smoke"
     # The data set ``dmzbench train`` uses when none is named; None: the built-in default
     # (``dmzbench.data.DEFAULT_DATASET``).
@@ -275,7 +275,10 @@ class Baseline(ABC):
         """Wrap a built (and possibly trained) model for the tasks."""
 
     def preset_config(self, preset: str) -> dict[str, Any]:
-        return dict(self.presets[preset])
+        """The JSON-able configuration of preset identifier ``preset`` (settings applied; dmzbench/presets.py)."""
+        from dmzbench.presets import config_dict, resolve
+
+        return config_dict(resolve(self, preset))
 
     def dependencies(self, preset: str) -> dict[str, tuple[str, str]]:
         """Other trained models this one is built on: role -> (model name, preset), obtained (trained if absent) on the

@@ -35,6 +35,9 @@ Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")]
 Seed = Annotated[int, typer.Option(help="Seed of training and evaluation.")]
 DataRoot = Annotated[Optional[str], typer.Option("--data-root", help="Folder with data sets (else $DMZBENCH_DATA).")]
 Compile = Annotated[bool, typer.Option("--compile", help="Train with torch.compile (see bench/gpu_check.py).")]
+ModelSetting = Annotated[Optional[list[str]], typer.Option(
+    "-m", "--model-setting", help="Model preset field, KEY=VALUE (repeatable): --preset smoke -m bits=32 runs the "
+    "preset smoke+bits=32, its own checkpoint and leaderboard row.")]
 
 
 @app.command("ls")
@@ -81,6 +84,7 @@ def train(
     model: Annotated[str, typer.Option(help="Model name (see 'dmzbench ls models').")],
     dataset: Annotated[Optional[str], typer.Option(help="Data set name; default: the model's.")] = None,
     preset: Annotated[Optional[str], typer.Option(help="Preset; default: the model's (smoke).")] = None,
+    setting: ModelSetting = None,
     seed: Seed = 0,
     device: Device = "auto",
     data_root: DataRoot = None,
@@ -88,13 +92,14 @@ def train(
 ) -> None:
     """Train (or resume, or just load) a model and print where its checkpoint is."""
     # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
-    from dmzbench import data, runner, workspace
+    from dmzbench import data, preflight, runner, workspace
     from dmzbench.train import train_summary
 
     if dataset is not None and dataset not in registry.names("dataset"):
         raise did_you_mean("dataset", dataset, registry.names("dataset"))
     _check_seed(seed)
     baseline = runner.get_baseline(model)
+    preset = preflight.with_model_settings(model, preset, setting)
     dataset = dataset or data.model_default_dataset(type(baseline))
     key = runner.ModelSpec(model, preset or baseline.default_preset, dataset, seed, workspace.resolve_device(device),
                            data_root=data_root, compile=compile)
@@ -117,6 +122,7 @@ def run(
     preset: Annotated[Optional[str], typer.Option(help="Preset; default: the model's (smoke).")] = None,
     seed: Seed = 0,
     option: Annotated[Optional[list[str]], typer.Option("-o", "--option", help="Task config field, KEY=VALUE.")] = None,
+    setting: ModelSetting = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result record as JSON on stdout (the default "
                                                           "when stdout is not a terminal).")] = False,
     results: Annotated[Path, typer.Option(help="Where result records go.")] = Path("results"),
@@ -127,11 +133,13 @@ def run(
     """Train the model if needed, run the task, write a result record, print it.
 
     Example: dmzbench run --model pixels --task probe -o protocol=split --json
+    Model settings: dmzbench run --model dmz --preset smoke -m bits=32 --task probe (preset smoke+bits=32)
     """
     # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
-    from dmzbench import runner, workspace
+    from dmzbench import preflight, runner, workspace
 
     _check_seed(seed)
+    preset = preflight.with_model_settings(model, preset, setting)
     spec = runner.resolve(model, task, dataset=dataset, preset=preset, seed=seed, overrides=option or [],
                           device=workspace.resolve_device(device), results_dir=results, data_root=data_root,
                           compile=compile)

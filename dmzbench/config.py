@@ -38,6 +38,12 @@ def _coerce(key: str, raw: str, annotation: Any) -> Any:
     raise UsageError(f"option {key} has a type ({annotation}) that cannot be set from the command line")
 
 
+def coerce(key: str, raw: str, annotation: Any) -> Any:
+    """``raw`` as a value of type ``annotation`` (int, float, bool, str, Literal, Optional, tuple/list of those), or a
+    one-line usage error naming ``key``; also used for model settings (dmzbench/presets.py)."""
+    return _coerce(key, raw, annotation)
+
+
 def apply_overrides(config_cls: type, overrides: list[str]) -> Any:
     """Build ``config_cls`` from its defaults and ``["key=value", ...]``; validates with ``__post_init__`` if any."""
     hints = typing.get_type_hints(config_cls)

@@ -25,6 +25,8 @@ from dmzbench.api import (SOURCE_DOMAIN, Baseline, DataSpec, ImageData, ModelAda
 from dmzbench.atomic import sha256_file, save_checkpoint
 from dmzbench.checkpoints import checkpoint_meta, has_checkpoint, load_checkpoint
 from dmzbench.config import apply_overrides
+from dmzbench.presets import record_settings
+from dmzbench.presets import resolve as resolve_preset
 from dmzbench.errors import DmzbenchError, UsageError, did_you_mean
 from dmzbench.features import feature_cache, no_features
 from dmzbench.records import (ResultRecord, config_key, dataset_section, model_section, reproduce_command, run_stem,
@@ -96,8 +98,8 @@ def get_baseline(name: str) -> Baseline:
 
 
 def check_preset(baseline: Baseline, preset: str) -> None:
-    if preset not in baseline.presets:
-        raise did_you_mean(f"preset of {baseline.name}", preset, baseline.presets)
+    """A known preset, with valid model settings if it has any (``smoke+bits=32``; dmzbench/presets.py)."""
+    resolve_preset(baseline, preset)
 
 
 def build_seeded(baseline: Baseline, preset: str, spec: DataSpec, seed: int) -> nn.Module:
@@ -252,7 +254,8 @@ def execute(run: RunSpec) -> ResultRecord | None:
     record = ResultRecord(
         model=model_section(run.model, baseline.family, run.preset, loaded.checkpoint_sha256 if loaded else None,
                             model_source, dataclasses.asdict(info), loaded.dependencies if loaded else {},
-                            baseline.preset_config(run.preset)),
+                            baseline.preset_config(run.preset))
+        | record_settings(baseline, run.preset),
         task={**task_record, "details": ctx.details},
         dataset=dataset_section(run.dataset, images.split_sizes, images.source, data.content_sha256(images),
                                 images.preprocessing),

@@ -29,7 +29,7 @@ def test_celeba64_paper_unet_has_409M_parameters():
     assert cfg.cross_attention_dim == 2 * 64 and cfg.attention_head_dim == 64
     assert list(cfg.down_block_types) == ["DownBlock2D"] + ["CrossAttnDownBlock2D"] * 3
     assert model.encoder.proj.out_features == 2 * 64 and len(model.encoder.layers) == 3 * 5  # widths 32..512
-    assert model.cfg["input_perturbation"] == 0.1 and model.cfg["dropout"] == 0.1
+    assert model.cfg.input_perturbation == 0.1 and model.cfg.dropout == 0.1
 
 
 def test_edges2handbags_paper_cross_attends_at_one_level_only():
@@ -47,7 +47,7 @@ def test_edges2handbags_paper_cross_attends_at_one_level_only():
 
 
 def test_existing_presets_keep_their_block_types():
-    assert down_block_types(DMZ().preset_config("smoke")) == ["DownBlock2D", "CrossAttnDownBlock2D",
+    assert down_block_types(DMZ.presets["smoke"]) == ["DownBlock2D", "CrossAttnDownBlock2D",
                                                               "CrossAttnDownBlock2D"]
 
 

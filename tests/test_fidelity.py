@@ -109,7 +109,7 @@ def test_dgae_kl_is_weighted_per_pixel_value_like_sdvae():
     x = torch.rand(4, 1, 32, 32) * 2 - 1
 
     def loss(kl_weight):
-        model.cfg = dict(model.cfg, kl_weight=kl_weight)
+        model.cfg = dataclasses.replace(model.cfg, kl_weight=kl_weight)
         torch.manual_seed(1)
         return model.autoencoder_loss(x, None, x).item()
 
@@ -123,9 +123,10 @@ def test_equal_latent_size_presets_have_the_papers_compression():
     dgae, _ = _built(DGAE(), "small-f16c16")
     sdvae, _ = _built(SDVAE(), "small-f8c4")
     assert dgae.latent_shape == (16, 2, 2) and sdvae.latent_shape == (4, 4, 4)
+    assert DGAE().stages(dgae, "small-f16c16", FMNIST)[0].lr_at(0) == DGAE().preset_config("small")["lr"]
+    dgae.cfg = DGAE.presets["b-paper"]  # stages read the built model's preset (b-paper is a 256 px model)
     b = DGAE().stages(dgae, "b-paper", FMNIST)[0]
     assert b.warmup_steps == 10_000 and b.final_lr == 1e-5
-    assert DGAE().stages(dgae, "small", FMNIST)[0].lr_at(0) == DGAE().preset_config("small")["lr"]
 
 
 # ------------------------------------------------------------------------------------------------------------ DiffAE

@@ -28,7 +28,7 @@ def test_dmz_code_is_one_cross_attention_token():
     from dmzbench.baselines.dmz import DMZ
 
     model = DMZ().build("init", DataSpec("fashion-mnist", 32, 1, 10))
-    assert model.unet.config.cross_attention_dim == 2 * model.cfg["bits"]
+    assert model.unet.config.cross_attention_dim == 2 * model.cfg.bits
     assert model.unet.config.out_channels == 2  # learned variance
     assert model.unet.config.resnet_time_scale_shift == "scale_shift"
     x = torch.rand(2, 1, 32, 32) * 2 - 1

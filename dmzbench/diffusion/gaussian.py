@@ -34,6 +34,11 @@ def _extract(arr: np.ndarray, t: Tensor, ndim: int) -> Tensor:
     return table[t].float().reshape(-1, *([1] * (ndim - 1)))
 
 
+
+def extract(arr: np.ndarray, t: Tensor, ndim: int) -> Tensor:
+    """``arr[t]`` (a per-timestep table, e.g. ``alphas_cumprod``) as a float tensor broadcastable to ``ndim`` dims."""
+    return _extract(arr, t, ndim)
+
 def normal_kl(mean1: Tensor, logvar1: Tensor, mean2: Tensor, logvar2: Tensor) -> Tensor:
     """KL(N(mean1, e^logvar1) || N(mean2, e^logvar2)), elementwise, in nats."""
     return 0.5 * (-1.0 + logvar2 - logvar1 + torch.exp(logvar1 - logvar2) + (mean1 - mean2) ** 2 * torch.exp(-logvar2))

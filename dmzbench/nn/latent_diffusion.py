@@ -131,3 +131,30 @@ def latent_stage(name: str, latent: LatentDiffusion, encode_sample, encode_mean,
 
     return TrainStage(name, latent, loss, steps, batch_size, lr, weight_decay=weight_decay, ema_decay=ema,
                       prepare=prepare)
+
+
+def autoencoder_then_latent(model: nn.Module, spec, trainable: nn.Module, loss, latent_name: str, *,
+                            latent_weight_decay: float = 0.0) -> list:
+    """The two stages of the semantic-latent families (DiffAE, PDAE), read from ``model.cfg``: the autoencoder (the
+    ``trainable`` part, on ``loss``, flipped where the preset and data set allow), then ``latent_stage`` on
+    ``model.latent`` over ``model.encoder``'s latents. No stages when the preset trains none (``init``)."""
+    from dmzbench.api import TrainStage
+    from dmzbench.augment import maybe_flipped
+
+    cfg = model.cfg
+    if not cfg.steps:
+        return []
+    return [
+        TrainStage("autoencoder", trainable, maybe_flipped(loss, cfg.flip, spec), cfg.steps, cfg.batch_size, cfg.lr,
+                   ema_decay=cfg.ema),
+        latent_stage(latent_name, model.latent, model.encoder, model.encoder, steps=cfg.latent_steps,
+                     batch_size=cfg.latent_batch, lr=cfg.latent_lr, ema=cfg.ema, weight_decay=latent_weight_decay,
+                     stats_images=cfg.stats_images),
+    ]
+
+
+def spatial_latent_diffusion(channels: int, size: int, widths: tuple[int, ...], layers: int) -> LatentDiffusion:
+    """The latent model of the spatial-latent families (SD-VAE, DGAE): ``spatial_latent_unet`` on (channels, size,
+    size) latents, linear betas, eps-MSE, one normalisation scale for the whole latent (SD's 1/std)."""
+    return LatentDiffusion(spatial_latent_unet(channels, size, tuple(widths), layers), (channels, size, size),
+                           betas="linear", loss="l2", per_dimension=False)
