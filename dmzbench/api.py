@@ -16,6 +16,8 @@ from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 import torch
 from torch import Tensor, nn
 
+from dmzbench.presets import config_dict, resolve
+
 LatentKind = Literal["binary", "continuous", "none"]
 SOURCE_DOMAIN = "source-domain"  # training mode of a model of a paired data set's source images alone (ImageData.source_domain)
 
@@ -276,7 +278,6 @@ class Baseline(ABC):
 
     def preset_config(self, preset: str) -> dict[str, Any]:
         """The JSON-able configuration of preset identifier ``preset`` (settings applied; dmzbench/presets.py)."""
-        from dmzbench.presets import config_dict, resolve
 
         return config_dict(resolve(self, preset))
 

@@ -18,6 +18,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
+from dmzbench.config import coerce
 from dmzbench.errors import UsageError, did_you_mean
 
 SEPARATOR = "+"
@@ -74,7 +75,6 @@ def config_class(baseline: Any) -> type | None:
 
 
 def _typed(cls: type, raw: Mapping[str, str], what: str) -> dict[str, Any]:
-    from dmzbench.config import coerce
 
     hints = typing.get_type_hints(cls)
     fields = {f.name for f in dataclasses.fields(cls) if f.init}

@@ -20,7 +20,8 @@ from torch import Tensor
 _ON_DEVICE: OrderedDict[tuple[int, str], tuple[np.ndarray, Tensor]] = OrderedDict()
 
 
-def _extract(arr: np.ndarray, t: Tensor, ndim: int) -> Tensor:
+def extract(arr: np.ndarray, t: Tensor, ndim: int) -> Tensor:
+    """``arr[t]`` (a per-timestep table, e.g. ``alphas_cumprod``) as a float tensor broadcastable to ``ndim`` dims."""
     if t.device.type == "cpu":
         table = torch.from_numpy(arr)
     else:
@@ -33,11 +34,6 @@ def _extract(arr: np.ndarray, t: Tensor, ndim: int) -> Tensor:
         table = hit[1]
     return table[t].float().reshape(-1, *([1] * (ndim - 1)))
 
-
-
-def extract(arr: np.ndarray, t: Tensor, ndim: int) -> Tensor:
-    """``arr[t]`` (a per-timestep table, e.g. ``alphas_cumprod``) as a float tensor broadcastable to ``ndim`` dims."""
-    return _extract(arr, t, ndim)
 
 def normal_kl(mean1: Tensor, logvar1: Tensor, mean2: Tensor, logvar2: Tensor) -> Tensor:
     """KL(N(mean1, e^logvar1) || N(mean2, e^logvar2)), elementwise, in nats."""
@@ -100,28 +96,28 @@ class GaussianDiffusion:
 
     # ------------------------------------------------------------------------------------------------------ forward
     def q_sample(self, x0: Tensor, t: Tensor, noise: Tensor) -> Tensor:
-        return _extract(self.sqrt_alphas_cumprod, t, x0.ndim) * x0 + _extract(
+        return extract(self.sqrt_alphas_cumprod, t, x0.ndim) * x0 + extract(
             self.sqrt_one_minus_alphas_cumprod, t, x0.ndim
         ) * noise
 
     def q_posterior(self, x0: Tensor, x_t: Tensor, t: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Mean, variance and clipped log-variance of q(x_{t-1} | x_t, x_0)."""
-        mean = _extract(self.posterior_mean_coef1, t, x_t.ndim) * x0 + _extract(
+        mean = extract(self.posterior_mean_coef1, t, x_t.ndim) * x0 + extract(
             self.posterior_mean_coef2, t, x_t.ndim
         ) * x_t
         return (
             mean,
-            _extract(self.posterior_variance, t, x_t.ndim),
-            _extract(self.posterior_log_variance_clipped, t, x_t.ndim),
+            extract(self.posterior_variance, t, x_t.ndim),
+            extract(self.posterior_log_variance_clipped, t, x_t.ndim),
         )
 
     def predict_x0(self, x_t: Tensor, t: Tensor, eps: Tensor) -> Tensor:
-        return _extract(self.sqrt_recip_alphas_cumprod, t, x_t.ndim) * x_t - _extract(
+        return extract(self.sqrt_recip_alphas_cumprod, t, x_t.ndim) * x_t - extract(
             self.sqrt_recipm1_alphas_cumprod, t, x_t.ndim
         ) * eps
 
     def predict_eps(self, x_t: Tensor, t: Tensor, x0: Tensor) -> Tensor:
-        return (_extract(self.sqrt_recip_alphas_cumprod, t, x_t.ndim) * x_t - x0) / _extract(
+        return (extract(self.sqrt_recip_alphas_cumprod, t, x_t.ndim) * x_t - x0) / extract(
             self.sqrt_recipm1_alphas_cumprod, t, x_t.ndim
         )
 
@@ -133,13 +129,13 @@ class GaussianDiffusion:
         between the posterior's (min) and beta_t (max); without learned variance, the fixed-small posterior variance."""
         if learned_variance:
             eps, v = model_out.chunk(2, dim=1)
-            min_log = _extract(self.posterior_log_variance_clipped, t, x_t.ndim)
-            max_log = _extract(np.log(self.betas), t, x_t.ndim)
+            min_log = extract(self.posterior_log_variance_clipped, t, x_t.ndim)
+            max_log = extract(np.log(self.betas), t, x_t.ndim)
             frac = (v + 1) / 2
             log_var = frac * max_log + (1 - frac) * min_log
         else:
             eps = model_out
-            log_var = _extract(self.posterior_log_variance_clipped, t, x_t.ndim).expand_as(x_t)
+            log_var = extract(self.posterior_log_variance_clipped, t, x_t.ndim).expand_as(x_t)
         x0 = self.predict_x0(x_t, t, eps)
         if clip_x0:
             x0 = x0.clamp(-1, 1)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from dmzbench.diffusion.gaussian import GaussianDiffusion, _extract
+from dmzbench.diffusion.gaussian import GaussianDiffusion, extract
 from dmzbench.diffusion.schedules import DDIMGrid, ddim_grid, space_timesteps
 
 Denoiser = Callable[[Tensor, Tensor], Tensor]
@@ -93,7 +93,7 @@ def ddim_sample(
     for i in reversed(range(plan.first_evaluated, process.num_steps)):
         t = _level(i, shape[0], device)
         eps, x0 = _eps_and_x0(denoise, process, x, t, learned_variance, clip_x0)
-        a_prev = _extract(abar_prev, t, x.ndim)
+        a_prev = extract(abar_prev, t, x.ndim)
         x = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
     return x.clamp(-1, 1) if (clip_x0 if clip_output is None else clip_output) else x
 
@@ -135,6 +135,6 @@ def ddim_invert(
     for i in range(process.num_steps - plan.first_evaluated):
         t = _level(i, x.shape[0], x.device)
         eps, pred_x0 = _eps_and_x0(denoise, process, x, t, learned_variance, clip_x0)
-        a_next = _extract(abar_next, t, x.ndim)
+        a_next = extract(abar_next, t, x.ndim)
         x = a_next.sqrt() * pred_x0 + (1 - a_next).sqrt() * eps
     return x

@@ -18,6 +18,7 @@ from diffusers import UNet2DModel
 from torch import Tensor, nn
 
 from dmzbench.api import TrainStage, to_model_range
+from dmzbench.augment import maybe_flipped
 from dmzbench.diffusion import GaussianDiffusion, named_betas
 from dmzbench.diffusion.sampling import ddim_sample, randn
 from dmzbench.nn.adm_unet import timestep_embedding
@@ -138,9 +139,6 @@ def autoencoder_then_latent(model: nn.Module, spec, trainable: nn.Module, loss, 
     """The two stages of the semantic-latent families (DiffAE, PDAE), read from ``model.cfg``: the autoencoder (the
     ``trainable`` part, on ``loss``, flipped where the preset and data set allow), then ``latent_stage`` on
     ``model.latent`` over ``model.encoder``'s latents. No stages when the preset trains none (``init``)."""
-    from dmzbench.api import TrainStage
-    from dmzbench.augment import maybe_flipped
-
     cfg = model.cfg
     if not cfg.steps:
         return []
