@@ -72,7 +72,8 @@ def load_checkpoint(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
         state = _read(prev)
         restore_previous(path)
         console.print(f"warning: {problem}; set it aside as {damaged(path).name} and restored the previous good "
-                      f"checkpoint (stage {state['stage_index']}, step {state['step']}) from {prev.name}")
+                      f"checkpoint (stage {state['stage_index']}, step {state['step']}) from {prev.name}",
+                      soft_wrap=True)  # one line: a path broken across lines cannot be copied from a log
     differ = _differences(state["meta"], meta)
     if differ:
         raise DmzbenchError(f"checkpoint {path} was made for another configuration: {'; '.join(differ)}; delete it "
