@@ -148,9 +148,11 @@ def test_a_signal_outside_training_is_one_line_and_its_exit_code(sig, code, tmp_
     from dmzbench.cli import main
 
     (tmp_path / "signalling.py").write_text(SIGNALLING_DATASET.replace("{sig}", sig))
+    # what the process had (Python's default_int_handler; SIG_IGN when started in the background by a shell)
+    before = signal.getsignal(signal.SIGINT)
     with pytest.raises(SystemExit) as exc:
         main(["--import", str(tmp_path / "signalling.py"), "run", "--model", "pixels", "--task", "probe", "--dataset",
               "signalling", "--results", str(tmp_path / "results")])
     err = capsys.readouterr().err
     assert exc.value.code == code and "interrupted; the same command resumes" in err and "Traceback" not in err
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # main() put the handlers back
+    assert signal.getsignal(signal.SIGINT) is before  # main() put the handlers back
