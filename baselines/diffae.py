@@ -16,7 +16,7 @@ From the paper and official code:
   90.8M parameters (encoder + decoder).
 
 Toolkit choices: the latent DDIM uses as many steps as the decoder (official ``latent_T_eval``: 20); the smoke preset
-takes stage-2 statistics from the first 10k training images (CI time; small and paper presets use the whole set);
+takes stage-2 statistics from the first 5000 training images (CI time; small and paper presets use the whole set);
 ``init`` has the smoke architecture; smoke/small use shorter EMAs; DiffAE trains the autoencoder with Adam without
 weight decay, the toolkit's AdamW with wd 0 is the same update.
 """
@@ -73,7 +73,7 @@ SMOKE = DiffAEConfig(
     emb_dim=None, z_dim=512, enc_mult=(1, 2, 2, 2), enc_res_blocks=1,
     latent_hidden=256, latent_layers=4,
     steps=45, batch_size=32, lr=2e-4, ema=0.995, latent_steps=80, latent_batch=128, latent_lr=1e-3,
-    latent_weight_decay=0.01, flip=True, stats_images=10_000,
+    latent_weight_decay=0.01, flip=True, stats_images=5_000,  # 80 x 128 latents: two passes (CI time, issue 17)
 )
 PRESETS = {
     "init": replace(SMOKE, steps=0, latent_steps=0),

@@ -20,7 +20,7 @@ From the paper and official code:
 
 Toolkit choices: the encoder's widths are (w, 2w, 2w, 2w) with w = 64 (paper) or 32 (smoke); at 32 px the first conv has
 stride 1, so that every size ends at 4x4 as the official 64 px encoder does (log2(size/4) stride-2 convs); the attention
-block sits at the 16x16 level whatever the image size; the smoke preset takes the latent statistics from the first 10k
+block sits at the 16x16 level whatever the image size; the smoke preset takes the latent statistics from the first 5000
 training images (CI time; small and paper presets use the whole set).
 
 What the autoencoder stage's loss can show: G starts at zero, so the first loss IS the frozen DPM's weighted residual,
@@ -73,7 +73,8 @@ class PDAEConfig:
 
 
 SMOKE = PDAEConfig(enc_width=32, z_dim=512, latent_hidden=256, latent_layers=4, steps=45, batch_size=32, lr=2e-4,
-                   ema=0.995, latent_steps=80, latent_batch=128, latent_lr=1e-3, flip=True, stats_images=10_000)
+                   ema=0.995, latent_steps=80, latent_batch=128, latent_lr=1e-3, flip=True,
+                   stats_images=5_000)  # 80 x 128 latents: two passes over 5000 (CI time, issue 17)
 PRESETS = {
     "init": replace(SMOKE, steps=0, latent_steps=0),
     "smoke": SMOKE,

@@ -75,7 +75,7 @@ SMOKE = SDVAEConfig(
     image_size=None, widths=(32, 64, 64), layers_per_block=1, latent_channels=3, disc_layers=2, disc_width=32,
     kl_weight=1e-6, disc_weight=0.5, disc_start=30, steps=60, batch_size=32,
     ldm_widths=(64, 128), ldm_layers=1, latent_steps=60, latent_batch=64, latent_lr=2e-4, ema=0.995,
-    flip=False, stats_images=10_000, latent_warmup=0,
+    flip=False, stats_images=4_000, latent_warmup=0,  # the latent stage draws 60 x 64 = 3840 latents
 )
 PRESETS = {
     "init": replace(SMOKE, steps=0, latent_steps=0),

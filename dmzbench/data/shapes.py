@@ -6,6 +6,7 @@ identical on every machine: 20,000 train / 5,000 test images, made in a few seco
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -47,10 +48,18 @@ def render(attrs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def make_split(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+@functools.lru_cache(maxsize=None)
+def _rendered(split: str) -> tuple[torch.Tensor, torch.Tensor]:
     rng = np.random.default_rng(SEEDS[split])
     attrs = rng.integers(0, 2, (SIZES[split], len(ATTRIBUTES)))
     return torch.from_numpy(render(attrs, rng)), torch.from_numpy(attrs.astype(np.int64))
+
+
+def make_split(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The split's images and attributes: rendered once per process (about 4 s; a suite loads the set once per model),
+    handed out as copies so no caller can change another's data."""
+    images, attrs = _rendered(split)
+    return images.clone(), attrs.clone()
 
 
 class Shapes:
