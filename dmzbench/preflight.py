@@ -66,9 +66,7 @@ def check_encode_shape(adapter: ModelAdapter, module: torch.nn.Module, spec: Dat
 def with_model_settings(model: str, preset: str | None, settings: list[str] | None) -> str | None:
     """``--preset P -m KEY=VALUE ...`` -> the canonical preset identifier ``P+KEY=VALUE,...`` (dmzbench/presets.py),
     checked against the family's typed preset now: an unknown key gets a did-you-mean, a bad value one line."""
-
     if not settings and SEPARATOR not in (preset or ""):  # an identifier given to --preset is made canonical too
         return preset
-
     baseline = registry.get("model", model)()
     return with_settings(baseline, preset or baseline.default_preset, settings)

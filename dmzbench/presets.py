@@ -75,7 +75,7 @@ def config_class(baseline: Any) -> type | None:
 
 
 def _typed(cls: type, raw: Mapping[str, str], what: str) -> dict[str, Any]:
-
+    """``raw`` setting strings as typed values of ``cls``'s fields; unknown keys and negative numbers refused."""
     hints = typing.get_type_hints(cls)
     fields = {f.name for f in dataclasses.fields(cls) if f.init}
     typed = {}

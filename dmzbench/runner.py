@@ -25,10 +25,10 @@ from dmzbench.api import (SOURCE_DOMAIN, Baseline, DataSpec, ImageData, ModelAda
 from dmzbench.atomic import sha256_file, save_checkpoint
 from dmzbench.checkpoints import checkpoint_meta, has_checkpoint, load_checkpoint
 from dmzbench.config import apply_overrides
-from dmzbench.presets import record_settings
-from dmzbench.presets import resolve as resolve_preset
 from dmzbench.errors import DmzbenchError, UsageError, did_you_mean
 from dmzbench.features import feature_cache, no_features
+from dmzbench.presets import record_settings
+from dmzbench.presets import resolve as resolve_preset
 from dmzbench.records import (ResultRecord, config_key, dataset_section, model_section, reproduce_command, run_stem,
                               task_section, timings_section)
 from dmzbench.train import CHECKPOINT_FORMAT, StageSummary, Trainer, train_summary
