@@ -19,7 +19,7 @@ from dmzbench.diffusion import GaussianDiffusion, named_betas
 from dmzbench.diffusion.sampling import ddim_sample
 from dmzbench.nn.adm_presets import ADM_SHAPES, ADMShape, unet_config
 from dmzbench.nn.adm_unet import ADMUNet
-from dmzbench.presets import resolve
+from dmzbench.presets import omit_default, resolve
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,6 +31,7 @@ class DDPMConfig(ADMShape):
     lr: float
     ema: float
     flip: bool
+    snapshots: tuple[int, ...] = omit_default(())  # first-stage steps kept as shorter runs' checkpoints
 
 
 def _preset(shape: str, **training) -> DDPMConfig:
@@ -42,6 +43,9 @@ PRESETS = {
     "init": _preset("init", **dict(_SMOKE_TRAINING, steps=0)),
     "smoke": _preset("smoke", **_SMOKE_TRAINING),
     "small": _preset("small", **dict(_SMOKE_TRAINING, steps=1500, batch_size=128, ema=0.999)),
+    # the cpu suite: smoke shape, F = 1.2e14 FLOP (toolkit choice, docs/fidelity.md); also PDAE cpu's frozen DPM
+    "cpu": _preset("cpu", **dict(_SMOKE_TRAINING, steps=1872, ema=0.999)),
+    "cpu-aux": _preset("cpu-aux", **dict(_SMOKE_TRAINING, steps=468, ema=0.999)),
     "cifar10-paper": _preset("cifar10-paper", steps=800_000, batch_size=128, lr=2e-4, ema=0.9999, flip=True),
 }
 

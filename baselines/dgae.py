@@ -41,7 +41,7 @@ from dmzbench.nn.adm_presets import unet_config
 from dmzbench.nn.adm_unet import ADMUNet
 from dmzbench.nn.latent_diffusion import latent_stage, spatial_latent_diffusion
 from dmzbench.nn.perceptual import load_lpips, lpips_status
-from dmzbench.presets import config_dict, resolve, resolve_for
+from dmzbench.presets import config_dict, omit_default, resolve, resolve_for
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,6 +74,7 @@ class DGAEConfig:
     warmup_steps: int
     final_lr: float | None
     stats_images: int | None
+    snapshots: tuple[int, ...] = omit_default(())  # first-stage steps kept as shorter runs' checkpoints
 
 
 SMOKE = DGAEConfig(
@@ -89,6 +90,9 @@ PRESETS = {
     "small": replace(SMOKE, enc_widths=(64, 128, 128), enc_layers=2, channels=64, num_res_blocks=2, dropout=0.1,
                      steps=1500, batch_size=96, ema=0.999, ldm_layers=2, latent_steps=2000, latent_batch=256,
                      stats_images=None),
+    # the cpu suite (toolkit choice, docs/fidelity.md): F = 1.2e14 split 3:1, constant lr, snapshots of the autoencoder
+    "cpu": replace(SMOKE, steps=1200, ema=0.999, latent_steps=660, stats_images=10_000, snapshots=(75, 150, 300, 600)),
+    "cpu-aux": replace(SMOKE, steps=300, ema=0.999, latent_steps=165, stats_images=10_000),
     # DGAE-B: decoder UNet width 128 (122M at 256 px in the paper); SD-VAE f16 encoder with a 16-channel latent.
     "b-paper": replace(SMOKE, image_size=256, enc_widths=(128, 256, 512, 512, 512), enc_layers=2, latent_channels=16,
                        channels=128, channel_mult=(1, 1, 2, 2, 4, 4), num_res_blocks=2, attention_resolutions=(16,),
@@ -163,6 +167,7 @@ class DGAE(Baseline):
     family = "dgae"
     Config = DGAEConfig
     presets = PRESETS
+    stage_steps = ("steps", "latent_steps")
 
     def preset_config(self, preset: str) -> dict[str, Any]:
         status = lpips_status()

@@ -34,7 +34,7 @@ from dmzbench.diffusion import GaussianDiffusion, named_betas
 from dmzbench.nn.adm_presets import unet_config
 from dmzbench.nn.adm_unet import ADMEncoder, ADMUNet
 from dmzbench.nn.latent_diffusion import LatentDiffusion, LatentMLPSkip, autoencoder_then_latent
-from dmzbench.presets import resolve_for
+from dmzbench.presets import omit_default, resolve_for
 
 INTERP_INVERT_STEPS = 250  # interpolate.ipynb: encode_stochastic(..., T=250), render(..., T=20)
 
@@ -66,6 +66,7 @@ class DiffAEConfig:
     latent_weight_decay: float
     flip: bool
     stats_images: int | None
+    snapshots: tuple[int, ...] = omit_default(())  # first-stage steps kept as shorter runs' checkpoints
 
 
 SMOKE = DiffAEConfig(
@@ -81,6 +82,10 @@ PRESETS = {
     "small": replace(SMOKE, channels=64, num_res_blocks=2, dropout=0.1, enc_res_blocks=2, latent_hidden=1024,
                      latent_layers=6, steps=1200, batch_size=128, ema=0.999, latent_steps=1000, latent_batch=512,
                      stats_images=None),
+    # the cpu suite (toolkit choice, docs/fidelity.md): smoke architecture, equal training FLOPs F = 1.2e14 split 3:1
+    # between the autoencoder and the latent DDIM, constant lr, snapshots at 1/16 .. 1/2 of the autoencoder stage
+    "cpu": replace(SMOKE, steps=1264, ema=0.999, latent_steps=1000, stats_images=10_000, snapshots=(79, 158, 316, 632)),
+    "cpu-aux": replace(SMOKE, steps=316, ema=0.999, latent_steps=250, stats_images=10_000),
     "celeba64-paper": DiffAEConfig(
         image_size=64, channels=64, channel_mult=(1, 2, 4, 8), num_res_blocks=2, attention_resolutions=(16,),
         dropout=0.1, emb_dim=512, z_dim=512, enc_mult=(1, 2, 4, 8, 8), enc_res_blocks=2,
@@ -129,6 +134,7 @@ class DiffAE(Baseline):
     family = "diffae"
     Config = DiffAEConfig
     presets = PRESETS
+    stage_steps = ("steps", "latent_steps")
 
     def build(self, preset: str, spec: DataSpec) -> DiffAEModel:
         return DiffAEModel(resolve_for(self, preset, spec), spec)

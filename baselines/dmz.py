@@ -240,6 +240,8 @@ class DMZConfig:
     ema: float
     flip: bool = False  # presets of subclasses (tests' tiny DMZ) may not say
     attention_levels: tuple[int, ...] = omit_default(())
+    # steps of the first training stage at which training also keeps the checkpoint of that shorter run (dmzbench/snapshots.py)
+    snapshots: tuple[int, ...] = omit_default(())
 
 
 _PAPER = DMZConfig(  # official 32 px configuration (CIFAR-10): 68.6M UNet parameters
@@ -251,6 +253,10 @@ _SMOKE = replace(
     _PAPER, image_size=None, channels=32, channel_mult=(1, 2, 2), layers_per_block=1, cross_attention_levels=(1, 2), heads=4,
     dropout=0.0, steps=90, batch_size=32, lr=1e-3, ema=0.995,
 )
+# The cpu suite's preset (toolkit choice, docs/fidelity.md): the smoke architecture trained for the suite's equal
+# training compute F = 1.2e14 FLOP (dmzbench/budget.py's count; ~17 min on 2 idle cores), constant lr, snapshots at
+# 1/16 .. 1/2 of the steps for the learning curve.
+_CPU = replace(_SMOKE, steps=1744, ema=0.999, snapshots=(109, 218, 436, 872))
 
 # Official 64 px configuration (README "CelebA-64"; create_model at image_size 64): widths 192 x (1,2,3,4), attention at
 # levels 1-3 (32, 16 and 8 px), all of them cross-attending to z, attention_head_dim 64, d = 64, dropout 0.1,
@@ -274,6 +280,8 @@ class DMZ(Baseline):
         "smoke": _SMOKE,
         "small": replace(_PAPER, image_size=None, channels=64, channel_mult=(1, 2, 2), layers_per_block=2, heads=4,
                          dropout=0.1, steps=1500, batch_size=128, lr=2e-4, ema=0.999),
+        "cpu": _CPU,
+        "cpu-aux": replace(_CPU, steps=_CPU.steps // 4, snapshots=()),
         "cifar10-paper": _PAPER,
         "celeba64-paper": _CELEBA64,
         "edges2handbags-paper": _EDGES2HANDBAGS,

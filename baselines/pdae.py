@@ -45,7 +45,7 @@ from dmzbench.diffusion.gaussian import extract
 from dmzbench.nn.adm_presets import ADM_SHAPES, ADMShape, unet_config
 from dmzbench.nn.adm_unet import ADMUNet, AttentionBlock, norm
 from dmzbench.nn.latent_diffusion import LatentDiffusion, LatentMLPSkip, autoencoder_then_latent
-from dmzbench.presets import parse_preset, resolve
+from dmzbench.presets import omit_default, parse_preset, resolve
 
 STOP_PERCENT = 0.3  # latent_diffusion_sample: G is dropped at sampler indices i < int(0.3 * K) (of K..1)
 RECON_INVERT_STEPS = 1000  # autoencoding_eval.py: ddim1000 to encode x_T, ddim100 to decode
@@ -70,6 +70,7 @@ class PDAEConfig:
     latent_lr: float
     flip: bool
     stats_images: int | None
+    snapshots: tuple[int, ...] = omit_default(())  # first-stage steps kept as shorter runs' checkpoints
 
 
 SMOKE = PDAEConfig(enc_width=32, z_dim=512, latent_hidden=256, latent_layers=4, steps=45, batch_size=32, lr=2e-4,
@@ -80,6 +81,10 @@ PRESETS = {
     "smoke": SMOKE,
     "small": replace(SMOKE, enc_width=64, latent_hidden=1024, latent_layers=6, steps=1500, batch_size=128, ema=0.999,
                      latent_steps=2000, latent_batch=512, stats_images=None),
+    # the cpu suite (toolkit choice, docs/fidelity.md): F = 1.2e14 split 3:1 between encoder+estimator (whose counted
+    # FLOPs include the frozen DPM's forward) and the latent DPM; the frozen DPM is ddpm's own cpu model (F of its own)
+    "cpu": replace(SMOKE, steps=752, ema=0.999, latent_steps=1720, stats_images=10_000, snapshots=(47, 94, 188, 376)),
+    "cpu-aux": replace(SMOKE, steps=188, ema=0.999, latent_steps=430, stats_images=10_000),
     "cifar10-paper": replace(SMOKE, enc_width=64, latent_hidden=2048, latent_layers=10, steps=500_000, batch_size=128,
                              lr=1e-4, ema=0.9999, latent_steps=500_000, latent_batch=512, stats_images=None),
 }
@@ -174,6 +179,7 @@ class PDAE(Baseline):
     family = "pdae"
     Config = PDAEConfig
     presets = PRESETS
+    stage_steps = ("steps", "latent_steps")
 
     def dependencies(self, preset: str) -> dict[str, tuple[str, str]]:
         return {"pretrained_dpm": ("ddpm", parse_preset(preset)[0])}  # model settings are PDAE's, not the DPM's

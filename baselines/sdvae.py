@@ -36,7 +36,7 @@ from dmzbench.augment import maybe_flipped
 from dmzbench.api import Baseline, DataSpec, TrainStage
 from dmzbench.nn.latent_diffusion import latent_stage, spatial_latent_diffusion
 from dmzbench.nn.perceptual import load_lpips, lpips_status
-from dmzbench.presets import config_dict, resolve, resolve_for
+from dmzbench.presets import config_dict, omit_default, resolve, resolve_for
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,6 +65,7 @@ class SDVAEConfig:
     flip: bool
     stats_images: int | None
     latent_warmup: int
+    snapshots: tuple[int, ...] = omit_default(())  # first-stage steps kept as shorter runs' checkpoints
 
     @property
     def lr(self) -> float:
@@ -83,6 +84,11 @@ PRESETS = {
     "small": replace(SMOKE, widths=(64, 128, 128), layers_per_block=2, disc_layers=3, disc_width=64, disc_start=750,
                      steps=1200, batch_size=64, ldm_layers=2, latent_steps=1000, latent_batch=256, ema=0.999,
                      stats_images=None),
+    # the cpu suite (toolkit choice, docs/fidelity.md): F = 1.2e14 split 3:1, the discriminator from 10% of the steps
+    # (the official f8 config: 50k of 500k), constant lr, snapshots of the autoencoder stage
+    "cpu": replace(SMOKE, steps=2256, disc_start=225, ema=0.999, latent_steps=660, stats_images=10_000,
+                   snapshots=(141, 282, 564, 1128)),
+    "cpu-aux": replace(SMOKE, steps=564, disc_start=56, ema=0.999, latent_steps=165, stats_images=10_000),
     "kl-f8-paper": replace(SMOKE, image_size=256, widths=(128, 256, 512, 512), layers_per_block=2, latent_channels=4,
                            disc_layers=3, disc_width=64, disc_start=50_001, steps=500_000, batch_size=12,
                            ldm_widths=(224, 448, 672, 896), ldm_layers=2, latent_steps=500_000, ema=0.9999,
@@ -187,6 +193,7 @@ class SDVAE(Baseline):
     family = "sdvae"
     Config = SDVAEConfig
     presets = PRESETS
+    stage_steps = ("steps", "latent_steps")
 
     def preset_config(self, preset: str) -> dict[str, Any]:
         cfg = resolve(self, preset)

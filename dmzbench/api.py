@@ -263,6 +263,9 @@ class Baseline(ABC):
     # (``dmzbench.data.DEFAULT_DATASET``).
     default_dataset: ClassVar[str | None] = None
     trainable: ClassVar[bool] = True
+    # The preset fields that hold each training stage's step count, in stage order: a snapshot of the first stage at
+    # step k is the preset with the first set to k and the others to 0 (dmzbench/snapshots.py).
+    stage_steps: ClassVar[tuple[str, ...]] = ("steps",)
 
     @abstractmethod
     def build(self, preset: str, spec: DataSpec) -> nn.Module:

@@ -29,6 +29,7 @@ from dmzbench.errors import DmzbenchError, UsageError, did_you_mean
 from dmzbench.features import feature_cache, no_features
 from dmzbench.presets import record_settings
 from dmzbench.presets import resolve as resolve_preset
+from dmzbench.snapshots import SnapshotTarget, snapshots_of
 from dmzbench.records import (ResultRecord, config_key, dataset_section, model_section, reproduce_command, run_stem,
                               task_section, timings_section)
 from dmzbench.train import CHECKPOINT_FORMAT, StageSummary, Trainer, train_summary
@@ -156,7 +157,7 @@ def obtain(key: ModelSpec, *, loaded_data: ImageData | None = None, stop_after_t
             trainer = Trainer(key.device, progress=key.progress, console=console, compile=key.compile)
             summaries, finished = trainer.fit(
                 module, stages, images, path, meta, seed, resume_state=state, stop_after_steps=stop_after_train_steps,
-                paired=mode == "paired",
+                paired=mode == "paired", snapshots=snapshot_targets(key, baseline, spec, meta),
             )
             if not finished:
                 raise DmzbenchError(f"training of {name}/{preset} stopped early; run the same command to resume")
@@ -165,6 +166,20 @@ def obtain(key: ModelSpec, *, loaded_data: ImageData | None = None, stop_after_t
         name, preset, baseline, module, baseline.adapter(module, preset, spec), path, sha256_file(path), summaries,
         time.monotonic() - t0, meta["dependencies"],
     )
+
+
+def snapshot_targets(key: ModelSpec, baseline: Baseline, spec: DataSpec, meta: dict[str, Any]) -> list[SnapshotTarget]:
+    """Where training ``key`` keeps its snapshots (dmzbench/snapshots.py): each shorter run's checkpoint path and meta,
+    for those not written yet. Its dependencies are the same models (PDAE's frozen DPM is named by the base preset)."""
+    targets = []
+    for snap in snapshots_of(baseline, key.preset):
+        path = workspace.checkpoint_path(key.model, snap.preset, key.dataset, key.seed, key.mode)
+        if has_checkpoint(path) or baseline.dependencies(snap.preset) != baseline.dependencies(key.preset):
+            continue
+        snap_meta = checkpoint_meta(baseline, snap.preset, spec, key.seed) | {"mode": key.mode,
+                                                                              "dependencies": meta["dependencies"]}
+        targets.append(SnapshotTarget(snap.step, path, snap_meta))
+    return targets
 
 
 def obtain_model(name: str, preset: str, dataset: str, seed: int, device: torch.device, *,

@@ -31,6 +31,7 @@ from dmzbench import distributed
 from dmzbench.errors import DmzbenchError, Interrupted
 from dmzbench.progress import EVERY_S as PROGRESS_EVERY_S
 from dmzbench.progress import LineProgress, training_progress
+from dmzbench.snapshots import SnapshotTarget
 
 CHECKPOINT_FORMAT = "dmzbench-checkpoint-1"
 # A stage saves every ``save_every_s`` seconds ($DMZBENCH_SAVE_EVERY_S, default 120), but its first checkpoint comes
@@ -113,7 +114,7 @@ class Trainer:
             torch.backends.cudnn.allow_tf32 = True
 
     # ---------------------------------------------------------------------------------------------------- checkpoint
-    def _save(self, path: Path, model: nn.Module, meta: dict, state: dict) -> None:
+    def _save(self, path: Path, model: nn.Module | dict[str, Tensor], meta: dict, state: dict) -> None:
         if not distributed.is_main():  # rank 0 alone writes
             return
         save_checkpoint(
@@ -121,7 +122,7 @@ class Trainer:
             {
                 "format": CHECKPOINT_FORMAT,
                 "meta": meta,
-                "model": model.state_dict(),
+                "model": model if isinstance(model, dict) else model.state_dict(),
                 "rng": {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all()},
                 **state,
             },
@@ -140,15 +141,18 @@ class Trainer:
         resume_state: dict[str, Any] | None = None,
         stop_after_steps: int | None = None,
         paired: bool = False,
+        snapshots: Sequence[SnapshotTarget] = (),
     ) -> tuple[list[StageSummary], bool]:
         """Train ``model`` through ``stages``, checkpointing to ``checkpoint``. Returns the stage summaries and whether
-        training finished (False only when ``stop_after_steps`` interrupted it, as tests do).
+        training finished (False only when ``stop_after_steps`` interrupted it, as tests do). At each snapshot's step
+        of the first stage, the checkpoint the shorter run would write at the end of that stage is written to the
+        snapshot's path (dmzbench/snapshots.py).
 
         SIGINT or SIGTERM during training is noted, not obeyed at once: at the next step boundary the trainer saves a
         checkpoint and raises ``Interrupted`` (exit 130 or 143, "interrupted at step N; the same command resumes")."""
         with _StopOnSignal() as stop:
             return self._fit(model, stages, data, checkpoint, meta, seed, stop, resume_state=resume_state,
-                             stop_after_steps=stop_after_steps, paired=paired)
+                             stop_after_steps=stop_after_steps, paired=paired, snapshots=snapshots)
 
     def _fit(
         self,
@@ -163,6 +167,7 @@ class Trainer:
         resume_state: dict[str, Any] | None,
         stop_after_steps: int | None,
         paired: bool,
+        snapshots: Sequence[SnapshotTarget],
     ) -> tuple[list[StageSummary], bool]:
         model.to(self.device)
         rank, world = distributed.world()
@@ -223,6 +228,10 @@ class Trainer:
                 )
             if self.compile:
                 step_loss = torch.compile(step_loss)
+            snapshot_at = {s.step: s for s in snapshots} if stage_index == 0 else {}
+            if snapshot_at and (stage.warmup_steps or stage.final_lr is not None):
+                raise DmzbenchError(f"stage '{stage.name}' has a learning-rate schedule over its total steps, so a "
+                                    "snapshot would not equal the shorter run; drop the preset's snapshots")
             shard = stage.batch_size // world
             pending: list[Tensor] = []
             last_save = self.clock()
@@ -263,7 +272,8 @@ class Trainer:
                     # line: on a slow machine N steps can outlast the periodic save, which empties the batch. Only
                     # in one process: under torchrun the read-back is collective, so every rank must decide alike.
                     slow = world == 1 and time.monotonic() - last_report >= PROGRESS_EVERY_S
-                    if len(pending) >= self.log_every or done or slow:
+                    snapshot = snapshot_at.get(step + 1)
+                    if len(pending) >= self.log_every or done or slow or snapshot:
                         last_report = time.monotonic()
                         values = distributed.mean_across_ranks(torch.stack(pending)).tolist()
                         pending.clear()
@@ -277,6 +287,9 @@ class Trainer:
                         elapsed = time.monotonic() - t_begin
                         rate = (step + 1 - start) * stage.batch_size / max(elapsed - seconds, 1e-9)
                         bar.update(task, completed=step + 1, loss=f"{values[-1]:.4f}", rate=f"{rate:,.0f} img/s")
+                    if snapshot:  # after the loss check above: a snapshot never holds weights of a non-finite loss
+                        self._save_snapshot(snapshot, model, params, ema, stage, losses, time.monotonic() - t_begin,
+                                            last=len(stages) == 1)
                     interrupted = (stop_after_steps is not None and steps_this_call >= stop_after_steps
                                    or stop.signum is not None) and not done
                     if (self.clock() - last_save >= save_after and not done) or interrupted:
@@ -309,6 +322,20 @@ class Trainer:
         model.eval()
         distributed.barrier()  # the other ranks wait for rank 0's final checkpoint
         return summaries, True
+
+    def _save_snapshot(self, target: SnapshotTarget, model: nn.Module, params: list[nn.Parameter],
+                       ema: list[Tensor], stage: TrainStage, losses: list[float], seconds: float, last: bool) -> None:
+        """The checkpoint the run of ``target.step`` steps writes at the end of this (first) stage: EMA weights in
+        place of the parameters, the stage's summary, and the next stage (if any) still to run."""
+        ema_of = {id(p): e for p, e in zip(params, ema)}
+        state = model.state_dict()
+        for name, p in model.named_parameters(remove_duplicate=False):
+            if id(p) in ema_of:
+                state[name] = ema_of[id(p)].detach().clone()
+        summary = summarise(stage.name, losses[: target.step], stage.batch_size, seconds)
+        self._save(target.path, state, target.meta, {
+            "done": last, "stage_index": 1, "step": 0, "summaries": [asdict(summary)], "losses": [], "seconds": 0.0,
+        })
 
     def _bar(self, stage: TrainStage, start: int) -> Progress | LineProgress:
         # a live bar on a terminal; one plain line every ~10 s in a log or a pipe (dmzbench/progress.py)

@@ -36,6 +36,8 @@ ADM_SMOKE = ADMShape(channels=32, channel_mult=(1, 2, 2), num_res_blocks=1, atte
 ADM_SHAPES = {
     "init": ADM_SMOKE,
     "smoke": ADM_SMOKE,
+    "cpu": ADM_SMOKE,
+    "cpu-aux": ADM_SMOKE,
     "small": replace(ADM_SMOKE, channels=64, num_res_blocks=2, dropout=0.1),
     # DDPM's CIFAR-10 widths on the ADM UNet (toolkit choice: ADM resblock up/down sampling)
     "cifar10-paper": ADMShape(channels=128, channel_mult=(1, 2, 2, 2), num_res_blocks=2, attention_resolutions=(16,),
