@@ -9,10 +9,11 @@ From the paper and official code:
   the middle and decoder half with AdaGN h = (1+z_scale)*(GN(h)*(1+t_scale)+t_shift) + z_shift; zero-init output;
 - loss: lambda_t * || eps - (eps_theta(x_t,t) + c_t * G) ||^2, c_t = -sqrt(alpha_t)(1-abar_{t-1})/sqrt(1-abar_t),
   lambda_t = SNR^0.1 / (1+SNR); linear betas, T = 1000;
-- DDIM (PDAE's grid: range(0, 1000, s) plus 999, t = 0 never evaluated) with eps' = eps_theta - sqrt(1-abar_t) * G;
-  G at every step of autoencoding, inversion and interpolation; only when decoding a z drawn from the latent DPM
-  (``latent_diffusion_sample``, ``stop_percent=0.3``) is G dropped at the sampler indices below int(0.3 K);
-- generation: a latent DPM as in DiffAE (lr 1e-3) on the per-dimension normalised z (``infer_latents.py``: mean/std of
+- DDIM (PDAE's grid: {int(s) for s in linspace(0, 999, K + 1)}, t = 0 never evaluated) with
+  eps' = eps_theta - sqrt(1-abar_t) * G; G at every step of autoencoding, inversion and interpolation; only when decoding
+  a z drawn from the latent DPM (``latent_diffusion_sample``, ``stop_percent=0.3``) is G dropped at the sampler indices
+  i with i - 1 < int(0.3 K) (K = 10: G at 7 of the 10 steps, t = 999..399);
+- generation: a latent DPM as in DiffAE (AdamW lr 1e-3, weight decay 0.01: ``config/celeba64_latent.yml``) on the per-dimension normalised z (``infer_latents.py``: mean/std of
   the whole training set); its DDIM clamps z_T and every predicted z0 to [-1, 1]; then the decoder DDIM;
 - evaluation: inferred-x_T reconstruction inverts with 1000 steps and decodes with 100 (``autoencoding_eval.py``: the
   recon task's default ``invert_steps``); interpolation inverts and decodes with 100 (``interpolation.py``);
@@ -47,7 +48,7 @@ from dmzbench.nn.adm_unet import ADMUNet, AttentionBlock, norm
 from dmzbench.nn.latent_diffusion import LatentDiffusion, LatentMLPSkip, autoencoder_then_latent
 from dmzbench.presets import omit_default, parse_preset, resolve
 
-STOP_PERCENT = 0.3  # latent_diffusion_sample: G is dropped at sampler indices i < int(0.3 * K) (of K..1)
+STOP_PERCENT = 0.3  # latent_diffusion_sample: G is dropped at sampler indices i with i - 1 < int(0.3 * K) (of K..1)
 RECON_INVERT_STEPS = 1000  # autoencoding_eval.py: ddim1000 to encode x_T, ddim100 to decode
 INTERP_INVERT_STEPS = 100  # interpolation.py: ddim100 both ways
 
@@ -68,13 +69,15 @@ class PDAEConfig:
     latent_steps: int
     latent_batch: int
     latent_lr: float
+    latent_weight_decay: float
     flip: bool
     stats_images: int | None
     snapshots: tuple[int, ...] = omit_default(())  # first-stage steps kept as shorter runs' checkpoints
 
 
 SMOKE = PDAEConfig(enc_width=32, z_dim=512, latent_hidden=256, latent_layers=4, steps=45, batch_size=32, lr=2e-4,
-                   ema=0.995, latent_steps=80, latent_batch=128, latent_lr=1e-3, flip=True,
+                   ema=0.995, latent_steps=80, latent_batch=128, latent_lr=1e-3,
+                   latent_weight_decay=0.01, flip=True,
                    stats_images=5_000)  # 80 x 128 latents: two passes over 5000 (CI time, issue 17)
 PRESETS = {
     "init": replace(SMOKE, steps=0, latent_steps=0),
@@ -117,7 +120,8 @@ class PDAEModel(nn.Module):
         self.cfg, self.spec, self.z_dim = cfg, spec, cfg.z_dim
         self.unet = ADMUNet(unet_config(dpm, spec)).requires_grad_(False)  # the frozen pre-trained DPM
         self.encoder = PDAEEncoder(spec.image_size, spec.channels, cfg.enc_width, cfg.z_dim)
-        self.estimator = self.unet.decoder_half_like(unet_config(dpm, spec, cond="scale_shift", cond_dim=cfg.z_dim))
+        self.estimator = self.unet.decoder_half_like(unet_config(dpm, spec, cond="scale_shift", cond_dim=cfg.z_dim,
+                                                                  cond_embed=True))
         self.latent = LatentDiffusion(LatentMLPSkip(cfg.z_dim, cfg.latent_hidden, cfg.latent_layers),
                                       (cfg.z_dim,), betas="constant:0.008", loss="l1", per_dimension=True,
                                       grid="pdae", clamp=True)
@@ -154,12 +158,15 @@ class PDAEAdapter(SemanticLatentAdapter):
         return self.model.encoder(x)
 
     def g_threshold(self, steps: int, generating: bool) -> int:
-        """The lowest timestep at which the sampler uses G. shift_ddim_sample_loop: use_shift = i >= int(stop_percent*K)
-        over sampler indices i = K..1; stop_percent is 0 (G everywhere) except when decoding a generated z (0.3)."""
+        """The lowest timestep at which the sampler uses G. shift_ddim_sample_loop: stop_step = int(stop_percent * K)
+        and use_shift = (i - 1) >= stop_step over sampler indices i = K..1 (index i evaluates timestep_map[i]), so the
+        lowest index with G is stop_step + 1; stop_percent is 0 (G everywhere) except when decoding a generated z (0.3).
+        """
         if not generating:
             return 0
         grid = ddim_grid("pdae", self.diffusion.num_steps, steps)
-        return grid.timesteps[int(STOP_PERCENT * (len(grid.timesteps) - 1))]
+        stop_step = int(STOP_PERCENT * (len(grid.timesteps) - 1))  # the DDIM's K: kept timesteps less the end point
+        return grid.timesteps[stop_step + 1]
 
     def denoiser(self, z: Tensor, steps: int, *, generating: bool = False):
         first_with_g = self.g_threshold(steps, generating)
@@ -192,7 +199,8 @@ class PDAE(Baseline):
 
     def stages(self, model: PDAEModel, preset: str, spec: DataSpec) -> list[TrainStage]:
         return autoencoder_then_latent(model, spec, nn.ModuleList([model.encoder, model.estimator]),
-                                       model.training_loss, "latent-dpm")
+                                       model.training_loss, "latent-dpm",
+                                       latent_weight_decay=model.cfg.latent_weight_decay)
 
     def adapter(self, model: PDAEModel, preset: str, spec: DataSpec) -> PDAEAdapter:
         return PDAEAdapter(model, preset)

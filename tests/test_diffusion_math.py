@@ -147,11 +147,15 @@ def test_diffae_ddim_grid_is_the_official_integer_stride():
         ddim_grid("diffae", 1000, 999)
 
 
-def test_pdae_ddim_grid_adds_999_and_never_evaluates_t0():
-    """ckczzj/PDAE: range(0, 1000, s) plus 999; the DDIM loop runs over indices K..1, so t = 0 is only the end point."""
+def test_pdae_ddim_grid_is_the_official_linspace_and_never_evaluates_t0():
+    """ckczzj/PDAE get_ddim_betas_and_timestep_map: {int(s) for s in linspace(0, T-1, K+1)}; the DDIM loop runs over
+    indices K..1, so t = 0 is only the end point (tests/test_fidelity.py checks K = 10, 20, 50, 100 against the rule)."""
     grid = ddim_grid("pdae", 1000, 10)
-    assert grid.timesteps == (*range(0, 1000, 100), 999)
-    assert grid.evaluated == (999, *range(900, 0, -100))
+    assert grid.timesteps == (0, *range(99, 1000, 100))
+    assert grid.evaluated == tuple(range(999, 0, -100))
+    assert ddim_grid("pdae", 1000, 1).evaluated == (999,)
+    assert len(ddim_grid("pdae", 1000, 1000).evaluated) == 999  # 1001 points truncate onto 1000 integers, as there
+    assert len(ddim_grid("pdae", 1000, 30).evaluated) == 30  # no integer stride needed
 
 
 @pytest.mark.parametrize("grid", ["even", "diffae", "pdae"])

@@ -4,13 +4,14 @@ logvar, DGAE's KL scaling, DiffAE's latent MLP, the flip, the presets' latent si
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from dmzbench.baselines.dgae import DGAE
 from dmzbench.baselines.diffae import DiffAE
-from dmzbench.baselines.pdae import PDAE, PDAEEncoder
+from dmzbench.baselines.pdae import PDAE, STOP_PERCENT, PDAEEncoder
 from dmzbench.baselines.sdvae import SDVAE
 from dmzbench.api import DataSpec
 from dmzbench.augment import flips, random_flip
@@ -48,6 +49,68 @@ def test_pdae_latent_ddim_clamps_z_T_and_every_predicted_z0():
     assert z.abs().max() <= 1.1  # mean 0, std 1 at init: z0 clamped, plus sqrt(1 - 0.992) of the re-derived eps
 
 
+def official_pdae_timestep_map(num_steps: int, k: int) -> list[int]:
+    """ckczzj/PDAE diffusion/gaussian_diffusion.py, get_ddim_betas_and_timestep_map("ddimK"), as it computes it."""
+    return sorted(set(int(s) for s in list(np.linspace(0, num_steps - 1, k + 1))))
+
+
+def official_pdae_g_timesteps(num_steps: int, k: int, stop_percent: float) -> set[int]:
+    """ckczzj/PDAE diffusion/ddim.py, shift_ddim_sample_loop: the DDIM's ``timesteps`` is len(map) - 1,
+    stop_step = int(stop_percent * timesteps), and index i (= K..1, evaluating timestep_map[i]) uses G iff
+    (i - 1) >= stop_step."""
+    timestep_map = official_pdae_timestep_map(num_steps, k)
+    timesteps = len(timestep_map) - 1
+    stop_step = int(stop_percent * timesteps)
+    return {timestep_map[i] for i in reversed(range(1, timesteps + 1)) if (i - 1) >= stop_step}
+
+
+@pytest.mark.parametrize("k", [10, 20, 50, 100])
+def test_pdae_image_and_latent_ddim_run_on_the_official_timestep_map(k):
+    timestep_map = official_pdae_timestep_map(1000, k)
+    grid = ddim_grid("pdae", 1000, k)
+    assert list(grid.timesteps) == timestep_map
+    assert list(grid.evaluated) == timestep_map[:0:-1]  # indices K..1: t = 0 is only the end point
+    model, adapter = _built(PDAE())
+    seen = []
+    real = model.frozen_eps
+    model.frozen_eps = lambda x, t: seen.append(int(t[0])) or real(x, t)
+    adapter.decode(torch.zeros(1, model.z_dim), k)
+    assert seen == timestep_map[:0:-1]
+
+    class Recording(nn.Module):
+        def forward(self, z, t):
+            seen.append(int(t[0]))
+            return torch.zeros_like(z)
+
+    seen.clear()
+    model.latent.denoiser = Recording()
+    model.latent.sample(2, k, torch.Generator().manual_seed(0))
+    assert seen == timestep_map[:0:-1]
+
+
+@pytest.mark.parametrize("k", [10, 20, 50, 100])
+def test_pdae_uses_g_where_the_official_stop_percent_rule_does(k):
+    model, adapter = _built(PDAE())
+    x = torch.zeros(1, 1, 32, 32)
+    model.frozen_eps = lambda x_t, t: (torch.zeros_like(x_t), [], None)
+
+    class UnitG(nn.Module):  # any nonzero G: eps' != 0 exactly where G is used
+        def forward(self, hs, emb, z):
+            return torch.ones_like(x)
+
+    model.estimator = UnitG()
+    z = torch.zeros(1, model.z_dim)
+
+    def with_g(generating: bool) -> set[int]:
+        eps = adapter.denoiser(z, k, generating=generating)
+        return {t for t in ddim_grid("pdae", 1000, k).evaluated if eps(x, torch.tensor([t])).abs().max() > 0}
+
+    assert with_g(generating=True) == official_pdae_g_timesteps(1000, k, STOP_PERCENT)
+    assert with_g(generating=False) == official_pdae_g_timesteps(1000, k, 0.0) == set(ddim_grid("pdae", 1000, k).evaluated)
+    if k == 10:  # the issue's worked case: G at 7 of 10 steps, t = 999, 899, ..., 399
+        assert sorted(with_g(generating=True)) == list(range(399, 1000, 100))
+
+
 def test_pdae_uses_g_at_every_step_except_when_decoding_a_generated_z():
     model, adapter = _built(PDAE())
     calls = []
@@ -60,10 +123,22 @@ def test_pdae_uses_g_at_every_step_except_when_decoding_a_generated_z():
     calls.clear()
     adapter.generate(2, steps=2)
     assert calls == [True]
-    # stop_percent = 0.3 over sampler indices K..1: with K = 10, G at indices 3..10, i.e. t = 300..999 (8 of 10 calls)
-    threshold = adapter.g_threshold(10, generating=True)
-    assert threshold == 300
-    assert sum(t >= threshold for t in ddim_grid("pdae", 1000, 10).evaluated) == 8
+
+
+def test_pdae_estimator_projects_z_once_and_diffae_feeds_z_to_each_block():
+    """ckczzj/PDAE model/shift_unet.py: shift_emb = label_emb(z) with label_emb = Linear(latent_dim, 4 * ch), and each
+    ResBlockShift (model/module.py) applies SiLU -> Linear(4 * ch, 2 * out) to it. DiffAE's blocks read z itself."""
+    model, _ = _built(PDAE())
+    ch = model.unet.cfg.channels
+    proj = model.estimator.cond_embed
+    assert isinstance(proj, nn.Linear) and (proj.in_features, proj.out_features) == (model.z_dim, 4 * ch)
+    blocks = [m for m in model.estimator.modules() if hasattr(m, "cond_proj")]
+    assert blocks and all(b.cond_proj.in_features == 4 * ch for b in blocks)
+    assert all(p.requires_grad for p in proj.parameters())
+    diffae, _ = _built(DiffAE())
+    blocks = [m for m in diffae.unet.modules() if hasattr(m, "cond_proj")]
+    assert blocks and all(b.cond_proj.in_features == diffae.cfg.z_dim for b in blocks)
+    assert diffae.unet.decoder.cond_embed is None
 
 
 def test_pdae_decoder_runs_on_pdae_grid_and_recon_inverts_with_official_counts():
@@ -146,9 +221,12 @@ def test_diffae_latent_mlp_has_silu_before_each_time_condition_and_kaiming_init(
     torch.testing.assert_close(net(z, t), net.linears[2](torch.cat([h, z], 1)))
 
 
-def test_diffae_latent_stage_decays_weights_and_paper_presets_use_the_whole_training_set():
-    model, _ = _built(DiffAE(), "smoke")
-    assert DiffAE().stages(model, "smoke", FMNIST)[1].weight_decay == 0.01
+def test_diffae_and_pdae_latent_stages_decay_weights_and_paper_presets_use_the_whole_training_set():
+    """DiffAE's adamw_weight_decay and PDAE's config/celeba64_latent.yml (AdamW, weight_decay 0.01)."""
+    for baseline in (DiffAE(), PDAE()):
+        model, _ = _built(baseline, "smoke")
+        assert baseline.stages(model, "smoke", FMNIST)[1].weight_decay == 0.01, baseline.name
+        assert {baseline.preset_config(p)["latent_weight_decay"] for p in baseline.presets} == {0.01}, baseline.name
     for baseline, preset in [(DiffAE(), "celeba64-paper"), (DiffAE(), "small"), (PDAE(), "cifar10-paper"),
                              (SDVAE(), "small"), (DGAE(), "small")]:
         assert baseline.preset_config(preset)["stats_images"] is None, (baseline.name, preset)

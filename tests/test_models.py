@@ -68,6 +68,25 @@ def test_sdvae_kl_f8_paper_has_83_65M_parameters():
     assert abs(_count(m.vae) - 83.65e6) / 83.65e6 < 0.01
 
 
+def test_pdae_matches_the_official_shift_unet_and_encoder_parameter_counts():
+    """Counts of the official modules, instantiated on CPU from ckczzj/PDAE at commit 4f9c29a (model/shift_unet.py
+    ShiftUNet, model/representation_learning/encoder/celeba64.py CELEBA64Encoder(latent_dim=512)) at the celeba64 config:
+    latent_dim 512, 3 channels, and the CelebA-64 DPM shape base_channel 64, channel_multiplier [1, 2, 4, 8], 2 residual
+    blocks, attention at downsample rate 4 (16 px) - the DPM's own config.yml comes with the pre-trained weights (Google
+    Drive), not the repository, so the shape is DiffAE's CelebA-64 UNet. Trainable = label_emb + shift_middle_block +
+    shift_output_blocks + shift_out (trainer/train_representation_learning.py's optimiser groups), of which label_emb
+    is Linear(512, 256) = 131,328; frozen = time_embed + input_blocks + middle_block + output_blocks + out."""
+    from dmzbench.baselines.pdae import PDAE, PDAEModel
+    from dmzbench.nn.adm_presets import ADMShape
+
+    shape = ADMShape(channels=64, channel_mult=(1, 2, 4, 8), num_res_blocks=2, attention_resolutions=(16,), dropout=0.1)
+    m = PDAEModel(PDAE.presets["cifar10-paper"], shape, DataSpec("celeba64", 64, 3, 40))
+    assert _count(m.estimator) == 52_007_811
+    assert _count(m.estimator.cond_embed) == 131_328
+    assert _count(m.unet) == 63_958_019
+    assert _count(m.encoder) == 1_487_104
+
+
 def test_paper_preset_refuses_the_wrong_image_size():
     from dmzbench.baselines.diffae import DiffAE
     from dmzbench.errors import UsageError

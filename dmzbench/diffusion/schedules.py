@@ -95,17 +95,18 @@ def ddim_grid(style: str, num_steps: int, count: int) -> DDIMGrid:
     - ``even`` (I-DDPM respacing, DMZ and the toolkit's ddpm): ``space_timesteps``, 0 and T-1 both evaluated;
     - ``diffae`` (phizaz/diffae ``space_timesteps(T, "ddimK")``): range(0, T, s), the smallest integer stride s giving
       ``count`` steps; T = 10 gives 0, 100, ..., 900 and never 999; every kept step evaluated;
-    - ``pdae`` (ckczzj/PDAE ``space_timesteps``): the same range plus T-1, and the sampler evaluates every kept step but
-      the lowest (t = 0 is the end point): T = 10 evaluates 999, 900, ..., 100.
+    - ``pdae`` (ckczzj/PDAE ``get_ddim_betas_and_timestep_map``): ``{int(s) for s in linspace(0, T-1, count+1)}``, and
+      the sampler evaluates every kept step but the lowest (t = 0 is the end point): T = 10 keeps 0, 99, 199, ..., 999
+      and evaluates 999, 899, ..., 99. Where count + 1 points truncate onto fewer integers (count near T) the set is
+      smaller and so is the number of evaluations, as in the official loop.
     """
     if not 1 <= count <= num_steps:
         raise ValueError(f"cannot take {count} sampling steps from a {num_steps}-step process; use 1..{num_steps}")
     if style == "even":
         return DDIMGrid(style, tuple(space_timesteps(num_steps, count)), 0)
-    if style not in GRID_STYLES:
-        raise ValueError(f"unknown DDIM grid {style!r}; use one of {', '.join(GRID_STYLES)}")
-    kept = set(range(0, num_steps, _ddim_stride(num_steps, count, style)))
     if style == "diffae":
-        return DDIMGrid(style, tuple(sorted(kept)), 0)
-    kept.add(num_steps - 1)  # (at stride 1, T-1 is already kept and PDAE evaluates count - 1 steps, as here)
-    return DDIMGrid(style, tuple(sorted(kept)), 1)
+        return DDIMGrid(style, tuple(range(0, num_steps, _ddim_stride(num_steps, count, style))), 0)
+    if style == "pdae":
+        kept = {int(s) for s in np.linspace(0, num_steps - 1, count + 1)}
+        return DDIMGrid(style, tuple(sorted(kept)), 1)
+    raise ValueError(f"unknown DDIM grid {style!r}; use one of {', '.join(GRID_STYLES)}")

@@ -8,6 +8,9 @@ diffusers' ResBlocks cannot express DiffAE's multiplicative z-condition, hence t
                       h = (1 + z_scale) * h + z_shift                        (cond="scale_shift": PDAE's AdaGN)
                       out = skip(x) + zero_conv(dropout(SiLU(h)))
 
+(z_scale, z_shift) = Linear(SiLU(c)) in each block, where c is z itself (DiffAE) or, with ``cond_embed`` (PDAE's
+``label_emb`` in model/shift_unet.py), one trainable projection Linear(z_dim, 4 * channels) of z shared by all blocks.
+
 Down/upsampling are ResBlocks with down/up (ADM's ``resblock_updown``). The UNet exposes its halves separately:
 ``encode_half(x, t)`` returns the input blocks' skip activations and the time embedding, ``decode_half(skips, emb, z)``
 runs the middle and output blocks on them (PDAE's gradient estimator is a trainable decoder half reading a frozen UNet's
@@ -127,6 +130,7 @@ class UNetConfig:
     emb_dim: int | None = None  # time-embedding width; default 4 * channels
     cond_dim: int | None = None  # width of z; None = unconditional
     cond: CondMode = "none"
+    cond_embed: bool = False  # project z once to the time-embedding width before the blocks (PDAE's label_emb)
     extra: dict = field(default_factory=dict, compare=False)
 
 
@@ -135,6 +139,8 @@ class ADMUNet(nn.Module):
         super().__init__()
         self.cfg = cfg
         ch, emb_dim = cfg.channels, cfg.emb_dim or 4 * cfg.channels
+        if cfg.cond_embed:  # only PDAE's estimator, a standalone decoder half, projects z (and the UNet never sees z)
+            raise ValueError("cond_embed is for a decoder half built with decoder_half_like, not for a whole UNet")
         self.time_embed = nn.Sequential(nn.Linear(ch, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
 
         def res(ci: int, co: int, **kw) -> ResBlockTwoCond:
@@ -181,9 +187,11 @@ class ADMDecoderHalf(nn.Module):
     def __init__(self, cfg: UNetConfig, skip_channels: list[int], cur: int, res_now: int):
         super().__init__()
         ch, emb_dim = cfg.channels, cfg.emb_dim or 4 * cfg.channels
+        self.cond_embed = nn.Linear(cfg.cond_dim, emb_dim) if cfg.cond_embed and cfg.cond_dim else None
+        block_cond_dim = emb_dim if self.cond_embed is not None else cfg.cond_dim
 
         def res(ci: int, co: int, **kw) -> ResBlockTwoCond:
-            return ResBlockTwoCond(ci, co, emb_dim, cfg.cond_dim, cfg.cond, cfg.dropout, **kw)
+            return ResBlockTwoCond(ci, co, emb_dim, block_cond_dim, cfg.cond, cfg.dropout, **kw)
 
         self.middle = CondSequential([res(cur, cur), AttentionBlock(cur, cfg.heads), res(cur, cur)])
         self.output_blocks = nn.ModuleList()
@@ -202,6 +210,8 @@ class ADMDecoderHalf(nn.Module):
 
     def forward(self, hs: list[Tensor], emb: Tensor, z: Tensor | None = None) -> Tensor:
         hs = list(hs)
+        if self.cond_embed is not None:
+            z = self.cond_embed(z)
         h = self.middle(hs[-1], emb, z)
         for block in self.output_blocks:
             h = block(torch.cat([h, hs.pop()], dim=1), emb, z)
