@@ -70,26 +70,29 @@ def trainer_step_seconds(name: str, preset: str, batch: int, device: torch.devic
 
 
 def sprint_row(name: str, preset: str, device: torch.device, tiny: bool) -> dict:
-    """Trainer images/s (first stage, the preset's batch) and sampling image-steps/s, with effective TFLOP/s."""
+    """Trainer images/s (first stage, the preset's batch) and sampling image-steps/s, with effective TFLOP/s. On a CPU
+    with a named preset (``--preset cpu``): the preset's own batch, 3 and 9 training steps, sampling 100 images x 2."""
     flops, _ = budget.inspect_model(registry.get("model", name)(), preset, FMNIST)
     row: dict = {"model": name, "preset": preset}
+    cpu_sized = device.type == "cpu" and not tiny
     if flops.stages:
         batch = 4 if tiny else flops.stages[0][2]
-        per_step, overhead = trainer_step_seconds(name, preset, batch, device, 1 if tiny else 5)
+        per_step, overhead = trainer_step_seconds(name, preset, batch, device, 1 if tiny else 3 if cpu_sized else 5)
         row["train_img_s"] = batch / per_step
         row["train_tflops"] = batch / per_step * flops.stages[0][3] / 1e12
         row["fit_overhead_s"] = overhead
     if flops.forward:
-        batch, t = (4, 2) if tiny else (1000, 10)
+        batch, t = (4, 2) if tiny else (100, 2) if cpu_sized else (1000, 10)
         s = sample_throughput.measure(name, preset, batch, device, steps=(t,))[f"T={t} img/s"]
         row["forward_img_s"] = s * t
         row["infer_tflops"] = s * t * flops.forward / 1e12
     return row
 
 
-def sprint(device: torch.device, tiny: bool, json_path: Path | None, models: list[str]) -> None:
+def sprint(device: torch.device, tiny: bool, json_path: Path | None, models: list[str], preset: str | None = None,
+           ) -> None:
     t0 = time.perf_counter()
-    preset = "smoke" if tiny else "small"
+    preset = preset or ("smoke" if tiny else "small")
     peak = matmul_tflops(device, 512 if tiny else 8192)
     rows = []
     for name in models:
@@ -123,11 +126,12 @@ def main() -> None:
     p.add_argument("--sprint", action="store_true", help="only the measurements a budgeted suite needs (< 1 min)")
     p.add_argument("--json", type=Path, help="with --sprint: also write the measurements as JSON here")
     p.add_argument("--models", default=",".join(FAMILIES), help="with --sprint: the families to measure")
+    p.add_argument("--preset", help="with --sprint: measure this preset (e.g. cpu: the CPU profile of the cpu suite)")
     args = p.parse_args()
     device = torch.device(args.device)
-    tiny = args.tiny or device.type == "cpu"
+    tiny = args.tiny or device.type == "cpu" and not args.preset
     if args.sprint:
-        return sprint(device, tiny, args.json, args.models.split(","))
+        return sprint(device, tiny, args.json, args.models.split(","), args.preset)
     preset, batch, steps = ("smoke", 4, 2) if tiny else ("small", 128, 10)
     t0 = time.perf_counter()
     peak = matmul_tflops(device, 1024 if tiny else 8192)

@@ -263,8 +263,10 @@ def suite(
     groups = [g for s in seed_list
               for g in suites.plan(chosen, models.split(",") if models else None, tasks.split(",") if tasks else None, s)]
     suites.check_options(chosen)
-    dev = workspace.resolve_device("cpu" if (plan_only or status) and device == "auto" else device)
-    cost_model = budget.profile(profile or ("h100" if dev.type == "cuda" or plan_only else "cpu"))
+    dev = workspace.resolve_device(device)
+    # the device the suite would run on prices it: a CUDA machine the (assumed or measured) H100 profile, a CPU the
+    # measured 2-core profile (bench/results/cpu_profile.json)
+    cost_model = budget.profile(profile or ("h100" if dev.type == "cuda" else "cpu"))
     if status:
         rows = suite_run.status_rows(groups, results)
         done = sum(r["status"] == "recorded" for r in rows)

@@ -23,6 +23,7 @@ from dmzbench import data, distributed, preflight, registry, validate, workspace
 from dmzbench.api import (SOURCE_DOMAIN, Baseline, DataSpec, ImageData, ModelAdapter, TaskContext, can, task_needs,
                           validate_task)
 from dmzbench.atomic import sha256_file, save_checkpoint
+from dmzbench.budget import inspect_model
 from dmzbench.checkpoints import checkpoint_meta, has_checkpoint, load_checkpoint
 from dmzbench.config import apply_overrides
 from dmzbench.errors import DmzbenchError, UsageError, did_you_mean
@@ -182,6 +183,14 @@ def snapshot_targets(key: ModelSpec, baseline: Baseline, spec: DataSpec, meta: d
     return targets
 
 
+def training_flops(loaded: LoadedModel, spec: DataSpec) -> float:
+    """The training FLOPs the model saw (dmzbench/budget.py's count: each stage's FLOPs per image x its images; not
+    its dependencies', such as PDAE's frozen DPM, which their own records state)."""
+    flops, _ = inspect_model(loaded.baseline, loaded.preset, spec)
+    per_image = {name: f for name, _, _, f in flops.stages}
+    return float(sum(per_image.get(s.name, 0.0) * s.images for s in loaded.summaries))
+
+
 def obtain_model(name: str, preset: str, dataset: str, seed: int, device: torch.device, *,
                  data_root: str | None = None, loaded_data: ImageData | None = None, progress: bool = True,
                  stop_after_train_steps: int | None = None, mode: str = "", compile: bool = False,
@@ -277,7 +286,8 @@ def execute(run: RunSpec) -> ResultRecord | None:
         seed=run.seed,
         metrics={k: float(v) for k, v in metrics.items()},
         timings=timings_section(loaded.seconds if loaded else 0.0, time.monotonic() - t_task, time.monotonic() - t0),
-        train=train_summary(loaded.summaries if loaded else []),
+        train=train_summary(loaded.summaries if loaded else [])
+        | ({"flops": training_flops(loaded, data.spec_of(run.dataset))} if loaded and loaded.summaries else {}),
         device=workspace.device_name(run.device),
         suite=None if run.suite is None else dict(run.suite),
         reproduce=reproduce_command(run.model, run.preset, run.task, run.dataset, run.seed, list(run.overrides),

@@ -113,7 +113,9 @@ def estimate(group: RunGroup, recorded: dict[tuple, Any], device: budget.DeviceP
         cost = cost_of(config, adapter.info, flops.invert_steps_for) if cost_of else budget.UNDECLARED_TASK_COST
         task_s += budget.task_seconds(cost, flops, group.model, device)
         able.append(run)
-    train_s = _untrained_seconds(group.model, preset, group.dataset, group.runs[0].seed, group.mode, device) if able else 0.0
+    # a snapshot group's checkpoint is written while the preset it is a snapshot of trains (planned just before it)
+    train_s = (_untrained_seconds(group.model, preset, group.dataset, group.runs[0].seed, group.mode, device)
+               if able and not group.snapshot_of else 0.0)
     return GroupEstimate(group, missing, train_s, task_s + device.group_overhead_s)
 
 

@@ -35,6 +35,10 @@ class Suite:
     control_tasks: tuple[str, ...] | None = None  # the tasks a control runs (None: all of the suite's)
     datasets: dict[str, str] = field(default_factory=dict)  # task -> data set, where not the task's default
     note: str = ""
+    # data set -> the trained presets run on it, where not ``presets`` (the cpu suite's cheaper auxiliary sets)
+    dataset_presets: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # tasks also run on every learning-curve snapshot a trained preset keeps (dmzbench/snapshots.py)
+    snapshot_tasks: tuple[str, ...] = ()
 
     def dataset_of(self, task: str) -> str:
         """The data set ``task`` runs on in this suite: the suite's choice, else the task's own ``default_dataset``."""
@@ -69,6 +73,7 @@ class RunGroup:
     dataset: str
     mode: str
     runs: tuple[PlannedRun, ...]
+    snapshot_of: str | None = None  # the preset whose training writes this group's checkpoint (trained just before)
 
     @property
     def label(self) -> str:
@@ -93,6 +98,14 @@ SMALL_N = {
     "recon": ["n_images=50", "steps=20", "invert_steps=20"],
     "interp": ["n_pairs=4", "steps=20", "invert_steps=20"],
 }
+CPU_NOTE = (
+    "Small-scale comparison at equal training compute on 2 CPU cores: every family trains F = 1.2e14 FLOP "
+    "(dmzbench/budget.py's count; two-stage families split it 3:1 between the representation and the latent stage; "
+    "PDAE's frozen DPM is the ddpm row's cpu model) on Fashion-MNIST at 32 px, beside its untrained init control and "
+    "raw pixels. Probe curves over snapshots at 1/16..1/2 of the representation stage; AUROC (shapes) and transfer "
+    "(edges2fashion) on cpu-aux models (F/4 on those sets). Inversion for the inferred-x_T reconstructions and the "
+    "interpolation endpoints uses 50 DDIM steps for every family, not the official 250/1000 (CPU time). One seed."
+)
 SUITES = {
     # init controls on the representation tasks, as in `small`: an untrained decoder's samples are noise, and those
     # rows (FID, recon, interp, transfer) cost 338 of the 2439 s CI measured with them (issue 17's 30-minute limit)
@@ -107,6 +120,13 @@ SUITES = {
     }, controls=("init",), control_tasks=("probe", "auroc"),
         note="Scientific table: small presets (one to two minutes of GPU training per stage) beside their untrained "
              "init controls (representation tasks only: an untrained decoder's samples are noise)."),
+    "cpu": Suite("cpu", ALL_MODELS, ("cpu",), ALL_TASKS, {
+        "probe": [], "auroc": ["max_images=5000"], "transfer": ["n_images=500", "steps=20"],
+        "fid": ["n_samples=1000", "steps=10,20", "n_reference=10000"],
+        "recon": ["n_images=200", "steps=20", "invert_steps=50"],
+        "interp": ["n_pairs=16", "steps=20", "invert_steps=50"],
+    }, controls=("init",), control_tasks=("probe", "auroc"), note=CPU_NOTE,
+        dataset_presets={"shapes": ("cpu-aux",), "edges2fashion": ("cpu-aux",)}, snapshot_tasks=("probe",)),
     "tiny": Suite("tiny", ALL_MODELS, ("init",), ALL_TASKS, {
         "probe": ["max_images=500"], "auroc": ["max_images=200"], "transfer": ["n_images=8", "steps=2"],
         "fid": ["n_samples=8", "steps=2", "n_reference=200"], "recon": ["n_images=8", "steps=2", "invert_steps=2"],
@@ -156,26 +176,36 @@ def plan(suite: Suite, models: list[str] | None = None, tasks: list[str] | None 
     phase's data set first), model by model (the suite's order), each model's controls next to its trained presets."""
     from dmzbench.api import task_declaration  # here: dmzbench.api imports torch; reading suites (ls, pages) must not
 
+    from dmzbench.snapshots import snapshots_of  # here: it resolves presets through dmzbench.api (torch), as above
+
     models_ = _subset("model of this suite", models, suite.models)
     tasks_ = _subset("task of this suite", tasks, suite.tasks)
     presets_of = presets_of or (lambda m: registry.get("model", m).presets)
     groups: list[RunGroup] = []
+
+    def add(model: str, preset: str | None, chosen: list[str], snapshot_of: str | None = None) -> None:
+        by_model: dict[tuple[str, str], list[PlannedRun]] = {}
+        for task in chosen:
+            dataset = suite.dataset_of(task)
+            mode = task_declaration(registry.get("task", task), "training_mode")
+            run = PlannedRun(model, preset, task, dataset, tuple(suite.options.get(task, [])), seed)
+            by_model.setdefault((dataset, mode), []).append(run)
+        groups.extend(RunGroup(model, preset, d, m, tuple(r), snapshot_of) for (d, m), r in by_model.items())
+
     for phase in suite.phases:
         phase_tasks = [t for t in phase if t in tasks_]
+        wanted = suite.dataset_presets.get(suite.dataset_of(phase[0]), suite.presets)
         for model in models_:
             available = presets_of(model)
-            trained = [p for p in suite.presets if p in available]
+            trained = [p for p in wanted if p in available]
             controls = [p for p in suite.controls if p in available and trained]
             for preset in controls + trained or [None]:
-                chosen = [t for t in phase_tasks
-                          if preset not in suite.controls or suite.control_tasks is None or t in suite.control_tasks]
-                by_model: dict[tuple[str, str], list[PlannedRun]] = {}
-                for task in chosen:
-                    dataset = suite.dataset_of(task)
-                    mode = task_declaration(registry.get("task", task), "training_mode")
-                    run = PlannedRun(model, preset, task, dataset, tuple(suite.options.get(task, [])), seed)
-                    by_model.setdefault((dataset, mode), []).append(run)
-                groups += [RunGroup(model, preset, d, m, tuple(r)) for (d, m), r in by_model.items()]
+                add(model, preset, [t for t in phase_tasks if preset not in suite.controls
+                                    or suite.control_tasks is None or t in suite.control_tasks])
+                curve_tasks = [t for t in phase_tasks if t in suite.snapshot_tasks]
+                if preset in trained and curve_tasks:
+                    for snap in snapshots_of(registry.get("model", model)(), preset):
+                        add(model, snap.preset, curve_tasks, snapshot_of=preset)
     return groups
 
 
