@@ -147,6 +147,15 @@ def test_diffae_ddim_grid_is_the_official_integer_stride():
         ddim_grid("diffae", 1000, 999)
 
 
+def test_ldm_linear_betas_are_linear_in_sqrt_beta():
+    """CompVis/latent-diffusion make_beta_schedule("linear"): linspace(start ** 0.5, end ** 0.5, T) ** 2."""
+    betas = named_betas("ldm-linear:0.0015:0.0155", 1000)
+    assert betas[0] == pytest.approx(0.0015) and betas[-1] == pytest.approx(0.0155)
+    np.testing.assert_allclose(np.diff(np.sqrt(betas)), (0.0155**0.5 - 0.0015**0.5) / 999, rtol=1e-9)
+    with pytest.raises(ValueError, match="write ldm-linear:<start>:<end>"):
+        named_betas("ldm-linear:0.0015,0.0155")
+
+
 def test_pdae_ddim_grid_is_the_official_linspace_and_never_evaluates_t0():
     """ckczzj/PDAE get_ddim_betas_and_timestep_map: {int(s) for s in linspace(0, T-1, K+1)}; the DDIM loop runs over
     indices K..1, so t = 0 is only the end point (tests/test_fidelity.py checks K = 10, 20, 50, 100 against the rule)."""

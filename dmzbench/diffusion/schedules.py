@@ -29,6 +29,12 @@ def linear_betas(num_steps: int) -> np.ndarray:
     return np.linspace(scale * 1e-4, scale * 0.02, num_steps, dtype=np.float64)
 
 
+def ldm_linear_betas(num_steps: int, start: float, end: float) -> np.ndarray:
+    """LDM's "linear" schedule (CompVis/latent-diffusion ``make_beta_schedule``; diffusers' ``scaled_linear``): betas
+    linear in sqrt(beta), ``linspace(start**0.5, end**0.5, T) ** 2``; the KL-f8 LDM uses 0.0015 -> 0.0155."""
+    return np.linspace(start**0.5, end**0.5, num_steps, dtype=np.float64) ** 2
+
+
 def constant_betas(num_steps: int, beta: float) -> np.ndarray:
     """The latent DDIM of DiffAE/PDAE uses a constant beta (0.008)."""
     return np.full(num_steps, beta, dtype=np.float64)
@@ -41,7 +47,12 @@ def named_betas(name: str, num_steps: int = 1000) -> np.ndarray:
         return linear_betas(num_steps)
     if name.startswith("constant:"):
         return constant_betas(num_steps, float(name.split(":", 1)[1]))
-    raise ValueError(f"unknown beta schedule {name!r}; use cosine, linear or constant:<beta>")
+    if name.startswith("ldm-linear:"):
+        ends = name.split(":")[1:]  # ":" not ",": a preset setting (comma-separated) may carry the name
+        if len(ends) != 2:
+            raise ValueError(f"beta schedule {name!r}: write ldm-linear:<start>:<end>, e.g. ldm-linear:0.0015:0.0155")
+        return ldm_linear_betas(num_steps, float(ends[0]), float(ends[1]))
+    raise ValueError(f"unknown beta schedule {name!r}; use cosine, linear, ldm-linear:<start>:<end> or constant:<beta>")
 
 
 def space_timesteps(num_steps: int, count: int) -> list[int]:
