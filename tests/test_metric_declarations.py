@@ -58,7 +58,7 @@ def test_the_check_catches_an_undeclared_uncertainty_key():
         "'surprise' is returned but not declared"]
 
 
-# --------------------------------------------------------------------- probe and AUROC on given features, every protocol
+# -------------------------------------------------------------------- probe and AUROC on given features, every protocol
 def _features_data(n_train=120, n_test=80, dim=6, attributes=3):
     rng = np.random.default_rng(0)
     tx, vx = rng.normal(size=(n_train, dim)), rng.normal(size=(n_test, dim))
@@ -89,7 +89,8 @@ def test_feature_tasks_declare_what_they_return(name, protocol):
 
 
 # ------------------------------------------------- the tasks that need a model: the untrained DMZ / PDAE, tiny settings
-MODEL_RUNS = {  # task -> (model, dataset, overrides) for each protocol; PDAE so that recon's inferred x_T is returned too
+# task -> (model, dataset, overrides) for each protocol; PDAE so that recon's inferred x_T is returned too
+MODEL_RUNS = {
     "fid": ("dmz", None, ["n_samples=8", "steps=2", "n_reference=100"]),
     "recon": ("pdae", None, ["n_images=4", "steps=2", "invert_steps=2", "batch_size=4"]),
     "interp": ("dmz", None, ["n_pairs=2", "frames=3", "steps=2"]),
