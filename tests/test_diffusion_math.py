@@ -125,6 +125,24 @@ def test_samplers_recover_a_point_mass(steps, sampler):
     torch.testing.assert_close(x, target, atol=2e-3, rtol=0)
 
 
+def iddpm_space_timesteps(num_steps: int, count: int) -> list[int]:
+    """openai/improved-diffusion improved_diffusion/respace.py space_timesteps(T, [K]) for one section, as it computes
+    it (guided-diffusion's and DDPM-IP's respace.py are the same): frac_stride = (size - 1) / (K - 1) (1 when K <= 1),
+    cur_idx advanced by it, each taken step round(cur_idx)."""
+    frac_stride = (num_steps - 1) / (count - 1) if count > 1 else 1
+    cur_idx, taken = 0.0, []
+    for _ in range(count):
+        taken.append(round(cur_idx))
+        cur_idx += frac_stride
+    return sorted(set(taken))
+
+
+def test_even_grid_is_iddpms_for_every_count_but_one():
+    assert all(space_timesteps(1000, k) == iddpm_space_timesteps(1000, k) for k in range(2, 1001))
+    assert space_timesteps(1000, 21)[10] == 499  # 10 * 49.95 = 499.5 rounds to 500; the summed index is just below
+    assert iddpm_space_timesteps(1000, 1) == [0] and space_timesteps(1000, 1) == [999]  # docs/fidelity.md
+
+
 def test_ddim_inversion_round_trip():
     """On PDAE's grid the inversion stops at t = 999, where sampling starts: DDIM then nearly reproduces x0."""
     d = GaussianDiffusion(named_betas("linear", 1000))

@@ -58,14 +58,20 @@ def named_betas(name: str, num_steps: int = 1000) -> np.ndarray:
 def space_timesteps(num_steps: int, count: int) -> list[int]:
     """``count`` timesteps of a ``num_steps`` process, evenly strided and always including 0 and T-1.
 
-    Same rule as I-DDPM's ``space_timesteps(T, [count])`` (one section).
+    I-DDPM's ``space_timesteps(T, [count])`` (one section) as it computes it: a float index advanced by the stride and
+    rounded at each step, so odd counts land where the official grid does (K = 21 keeps 499: ten additions of 49.95 fall
+    just below 499.5, which a product would round to 500). One step keeps T-1 (toolkit choice: I-DDPM keeps t = 0 alone, so its one step reads pure noise as
+    an almost clean image).
     """
     if not 1 <= count <= num_steps:
         raise ValueError(f"cannot take {count} sampling steps from a {num_steps}-step process; use 1..{num_steps}")
     if count == 1:
         return [num_steps - 1]
-    stride = (num_steps - 1) / (count - 1)
-    return sorted({round(i * stride) for i in range(count)})
+    stride, index, kept = (num_steps - 1) / (count - 1), 0.0, set()
+    for _ in range(count):
+        kept.add(round(index))
+        index += stride
+    return sorted(kept)
 
 
 GridStyle = Literal["even", "diffae", "pdae"]
