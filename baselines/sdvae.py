@@ -20,7 +20,8 @@ detached reconstructions and the generator term sees detached discriminator weig
 gradient); smoke/small start the discriminator at half of their steps (the paper starts at 50,001); the latent model is
 a diffusers UNet2DModel with DDIM (even grid); the smoke/small latent stages keep DDPM linear betas, eps-MSE, no weight
 decay and no flip (toolkit choice, unchanged from before the paper preset followed the KL-f8 LDM); ``small-f8c4``
-(4x4x4 = 64 latent values at 32 px) is the equal-latent-size partner of DGAE's ``small-f16c16``, as in DGAE's comparison with SD-VAE f8c4.
+(4x4x4 = 64 latent values at 32 px) is the equal-latent-size partner of DGAE's ``small-f16c16``, as in DGAE's
+comparison with SD-VAE f8c4.
 """
 
 from __future__ import annotations
