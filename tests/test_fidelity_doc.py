@@ -83,4 +83,5 @@ def test_the_check_catches_a_path_that_is_not_in_the_repository():
     assert cited_files("PDAE `model/diffusion/ddim.py` `DDIM`; DiffAE `diffusion/base.py`") == [
         ("ckczzj/PDAE", "model/diffusion/ddim.py"), ("phizaz/diffae", "diffusion/base.py")]
     assert "model/diffusion/ddim.py" not in OFFICIAL_PATHS["ckczzj/PDAE"]
-    assert cited_files("DMZ: DDPM-IP `guided_diffusion/respace.py`") == [("forever208/DDPM-IP", "guided_diffusion/respace.py")]
+    assert cited_files("DMZ: DDPM-IP `guided_diffusion/respace.py`") == [
+        ("forever208/DDPM-IP", "guided_diffusion/respace.py")]
