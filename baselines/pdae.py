@@ -13,7 +13,8 @@ From the paper and official code:
   eps' = eps_theta - sqrt(1-abar_t) * G; G at every step of autoencoding, inversion and interpolation; only when decoding
   a z drawn from the latent DPM (``latent_diffusion_sample``, ``stop_percent=0.3``) is G dropped at the sampler indices
   i with i - 1 < int(0.3 K) (K = 10: G at 7 of the 10 steps, t = 999..399);
-- generation: a latent DPM as in DiffAE (AdamW lr 1e-3, weight decay 0.01: ``config/celeba64_latent.yml``) on the per-dimension normalised z (``infer_latents.py``: mean/std of
+- generation: a latent DPM as in DiffAE (AdamW lr 1e-3, weight decay 0.01: ``config/celeba64_latent.yml``) on the
+  per-dimension normalised z (``infer_latents.py``: mean/std of
   the whole training set); its DDIM clamps z_T and every predicted z0 to [-1, 1]; then the decoder DDIM;
 - evaluation: inferred-x_T reconstruction inverts with 1000 steps and decodes with 100 (``autoencoding_eval.py``: the
   recon task's default ``invert_steps``); interpolation inverts and decodes with 100 (``interpolation.py``);
@@ -29,7 +30,8 @@ and only the part of it that the latent explains can go. At smoke scale that par
 stage went 0.0110 -> 0.0104 before the flip was added; 300 steps at lr 1e-3 gave no better). On a fixed batch G drives the same loss from 0.019 to
 0.0005 in 100 steps, so the gradient path works; the residual it must remove sits at t = 50..500, where only image
 detail helps (DiffAE's z-conditioned decoder reaches exactly the plain ddpm's loss, 0.051, after the same 150 steps).
-(These were measured with the earlier 150-step smoke autoencoder stage; smoke now trains 45 steps to fit CI.)
+(These were measured with the earlier 150-step smoke autoencoder stage, before the estimator got its ``label_emb``
+projection of z; smoke now trains 45 steps to fit CI.)
 """
 
 from __future__ import annotations

@@ -9,21 +9,25 @@ From the paper and official code:
   layer, x 0.5. ``logvar`` is an nn.Parameter, but AutoencoderKL.configure_optimizers gives neither optimiser it, so it
   stays at its initial 0: here it is a frozen parameter outside the trained module;
 - Adam (0.5, 0.9), lr = 4.5e-6 x batch size; no EMA of the autoencoder (the LDM stage has one); no flip (ImageNetSRTrain);
-- generation: latents scaled by 1/std(z) (SD's 0.18215), a latent diffusion model (UNet on z, DDIM); the kl-f8 LDM
-  (``lsun_churches-ldm-kl-8.yaml``) warms its lr up linearly over 10k steps, then keeps it constant.
+- generation: latents scaled by 1/std(z) (SD's 0.18215), a latent diffusion model (UNet on z, DDIM); the KL-f8 LDM
+  (``configs/latent-diffusion/lsun_churches-ldm-kl-8.yaml``, followed by ``kl-f8-paper``'s latent stage): lr 5e-5
+  warmed up linearly over 10k steps then constant, L1 on eps, LDM's "linear" betas (linear in sqrt(beta),
+  0.0015 -> 0.0155), batch 96, UNet 192 x (1, 2, 2, 4, 4), AdamW (default weight decay 0.01), flipped LSUN images.
 
 Toolkit choices: LPIPS is used only where its weights load (never here, offline: the run's config records
 ``lpips: omitted ...``); the discriminator trains in the same optimiser step as the autoencoder (its loss only sees
 detached reconstructions and the generator term sees detached discriminator weights, so each part gets exactly its own
 gradient); smoke/small start the discriminator at half of their steps (the paper starts at 50,001); the latent model is
-a diffusers UNet2DModel with linear betas, eps-MSE and DDIM (even grid); ``small-f8c4`` (4x4x4 = 64 latent values at
-32 px) is the equal-latent-size partner of DGAE's ``small-f16c16``, as in DGAE's comparison with SD-VAE f8c4.
+a diffusers UNet2DModel with DDIM (even grid); the smoke/small latent stages keep DDPM linear betas, eps-MSE, no weight
+decay and no flip (toolkit choice, unchanged from before the paper preset followed the KL-f8 LDM); ``small-f8c4``
+(4x4x4 = 64 latent values at 32 px) is the equal-latent-size partner of DGAE's ``small-f16c16``, as in DGAE's
+comparison with SD-VAE f8c4.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -61,6 +65,10 @@ class SDVAEConfig:
     latent_steps: int
     latent_batch: int
     latent_lr: float
+    latent_loss: Literal["l1", "l2"]
+    latent_betas: str  # dmzbench.diffusion.named_betas: "linear" (DDPM) or "ldm-linear:<start>:<end>" (LDM's "linear")
+    latent_weight_decay: float
+    latent_flip: bool
     ema: float
     flip: bool
     stats_images: int | None
@@ -76,6 +84,8 @@ SMOKE = SDVAEConfig(
     image_size=None, widths=(32, 64, 64), layers_per_block=1, latent_channels=3, disc_layers=2, disc_width=32,
     kl_weight=1e-6, disc_weight=0.5, disc_start=30, steps=60, batch_size=32,
     ldm_widths=(64, 128), ldm_layers=1, latent_steps=60, latent_batch=64, latent_lr=2e-4, ema=0.995,
+    # toolkit choice for the short presets' latent stage: DDPM betas, eps-MSE, no weight decay, no flip
+    latent_loss="l2", latent_betas="linear", latent_weight_decay=0.0, latent_flip=False,
     flip=False, stats_images=4_000, latent_warmup=0,  # the latent stage draws 60 x 64 = 3840 latents
 )
 PRESETS = {
@@ -89,10 +99,16 @@ PRESETS = {
     "cpu": replace(SMOKE, steps=2256, disc_start=225, ema=0.999, latent_steps=660, stats_images=10_000,
                    snapshots=(141, 282, 564, 1128)),
     "cpu-aux": replace(SMOKE, steps=564, disc_start=56, ema=0.999, latent_steps=165, stats_images=10_000),
+    # the latent stage follows the KL-f8 LDM, configs/latent-diffusion/lsun_churches-ldm-kl-8.yaml: lr 5e-5 (the
+    # config's target lr, main.py --scale_lr False), L1, LDM "linear" betas 0.0015 -> 0.0155, batch 96, UNet 192 x
+    # (1, 2, 2, 4, 4) with 2 res blocks, 10k warm-up; AdamW's default weight decay 0.01 (LatentDiffusion's
+    # configure_optimizers); LSUNChurchesTrain flips (flip_p 0.5)
     "kl-f8-paper": replace(SMOKE, image_size=256, widths=(128, 256, 512, 512), layers_per_block=2, latent_channels=4,
                            disc_layers=3, disc_width=64, disc_start=50_001, steps=500_000, batch_size=12,
-                           ldm_widths=(224, 448, 672, 896), ldm_layers=2, latent_steps=500_000, ema=0.9999,
-                           stats_images=None, latent_warmup=10_000),
+                           ldm_widths=(192, 384, 384, 768, 768), ldm_layers=2, latent_steps=500_000,
+                           latent_batch=96, latent_lr=5e-5, latent_loss="l1", latent_betas="ldm-linear:0.0015:0.0155",
+                           latent_weight_decay=0.01, latent_flip=True, ema=0.9999, stats_images=None,
+                           latent_warmup=10_000),
 }
 # SD-VAE f8 x 4 channels at small-image scale: 4x4x4 = 64 latent values at 32 px, DGAE small-f16c16's latent size.
 PRESETS["small-f8c4"] = replace(PRESETS["small"], widths=(64, 128, 128, 128), latent_channels=4)
@@ -150,7 +166,8 @@ class SDVAEModel(nn.Module):
         self.register_buffer("steps_seen", torch.zeros((), dtype=torch.long))  # for disc_start; resumes exactly
         size = spec.image_size // 2 ** (len(cfg.widths) - 1)
         self.latent_shape = (cfg.latent_channels, size, size)
-        self.latent = spatial_latent_diffusion(cfg.latent_channels, size, cfg.ldm_widths, cfg.ldm_layers)
+        self.latent = spatial_latent_diffusion(cfg.latent_channels, size, cfg.ldm_widths, cfg.ldm_layers,
+                                               betas=cfg.latent_betas, loss=cfg.latent_loss)
         self.lpips = load_lpips()
 
     def autoencoder_loss(self, x: Tensor, _labels: Tensor, cond: Tensor) -> Tensor:
@@ -209,8 +226,9 @@ class SDVAE(Baseline):
         autoencoder = nn.ModuleList([model.vae, model.disc])  # not loss_scale: LDM never optimises logvar
         latent = latent_stage("latent-diffusion", model.latent, model.posterior_sample, model.posterior_mean,
                               steps=cfg.latent_steps, batch_size=cfg.latent_batch, lr=cfg.latent_lr,
-                              ema=cfg.ema, stats_images=cfg.stats_images)
+                              ema=cfg.ema, weight_decay=cfg.latent_weight_decay, stats_images=cfg.stats_images)
         latent.warmup_steps = cfg.latent_warmup
+        latent.loss = maybe_flipped(latent.loss, cfg.latent_flip, spec)
         return [
             TrainStage("autoencoder", autoencoder, maybe_flipped(model.autoencoder_loss, cfg.flip, spec),
                        cfg.steps, cfg.batch_size, cfg.lr, betas=(0.5, 0.9), ema_decay=0.0, grad_clip=None),

@@ -9,8 +9,9 @@ attributes (its uncertainty). A fold whose held-out part has one class only is s
 
 ``protocol=dmz-official`` (tasks/dmz_official.py) is exlab-research/dmz ``downstream_task_eval.py --auroc``: the train
 and test latents joined (each split capped at ``max_images``, 0 = all), plain LogisticRegression() without a scaler,
-the latent form the official ``ddpm_eval.py`` saves, ``binary=true`` for its ``--binary``. The record names the
-protocol (``task.config.protocol``).
+the latent form the official ``ddpm_eval.py`` saves, ``binary=true`` for its ``--binary``; its ``auroc_mean_std`` is the
+same statistic, the std over the 5 folds of the per-fold mean over attributes. The record names the protocol
+(``task.config.protocol``).
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ class AUROC:
         ctx.log(f"auroc: dmz-official, {attrs.shape[1]} attributes on {len(x)} joined latents of dim {x.shape[1]}")
         # the official summary: per fold the mean over attributes, then mean and std over folds
         by_fold = np.nanmean(table, axis=0)
-        out = {"auroc_mean": float(np.nanmean(by_fold)), "auroc_fold_std": float(np.nanstd(by_fold)),
+        out = {"auroc_mean": float(np.nanmean(by_fold)), "auroc_mean_std": float(np.nanstd(by_fold)),
                "skipped_folds": float(sum(skipped))}
         out.update({f"auroc_{name}": float(np.nanmean(s)) for name, s in zip(data.attribute_names, table)})
         return out

@@ -125,6 +125,24 @@ def test_samplers_recover_a_point_mass(steps, sampler):
     torch.testing.assert_close(x, target, atol=2e-3, rtol=0)
 
 
+def iddpm_space_timesteps(num_steps: int, count: int) -> list[int]:
+    """openai/improved-diffusion improved_diffusion/respace.py space_timesteps(T, [K]) for one section, as it computes
+    it (guided-diffusion's and DDPM-IP's respace.py are the same): frac_stride = (size - 1) / (K - 1) (1 when K <= 1),
+    cur_idx advanced by it, each taken step round(cur_idx)."""
+    frac_stride = (num_steps - 1) / (count - 1) if count > 1 else 1
+    cur_idx, taken = 0.0, []
+    for _ in range(count):
+        taken.append(round(cur_idx))
+        cur_idx += frac_stride
+    return sorted(set(taken))
+
+
+def test_even_grid_is_iddpms_for_every_count_but_one():
+    assert all(space_timesteps(1000, k) == iddpm_space_timesteps(1000, k) for k in range(2, 1001))
+    assert space_timesteps(1000, 21)[10] == 499  # 10 * 49.95 = 499.5 rounds to 500; the summed index is just below
+    assert iddpm_space_timesteps(1000, 1) == [0] and space_timesteps(1000, 1) == [999]  # docs/fidelity.md
+
+
 def test_ddim_inversion_round_trip():
     """On PDAE's grid the inversion stops at t = 999, where sampling starts: DDIM then nearly reproduces x0."""
     d = GaussianDiffusion(named_betas("linear", 1000))
@@ -145,6 +163,15 @@ def test_diffae_ddim_grid_is_the_official_integer_stride():
     assert ddim_grid("diffae", 1000, 30).timesteps == tuple(range(0, 1000, 34))  # smallest stride giving 30, not 1000//30
     with pytest.raises(UsageError, match="integer stride; use e.g."):
         ddim_grid("diffae", 1000, 999)
+
+
+def test_ldm_linear_betas_are_linear_in_sqrt_beta():
+    """CompVis/latent-diffusion make_beta_schedule("linear"): linspace(start ** 0.5, end ** 0.5, T) ** 2."""
+    betas = named_betas("ldm-linear:0.0015:0.0155", 1000)
+    assert betas[0] == pytest.approx(0.0015) and betas[-1] == pytest.approx(0.0155)
+    np.testing.assert_allclose(np.diff(np.sqrt(betas)), (0.0155**0.5 - 0.0015**0.5) / 999, rtol=1e-9)
+    with pytest.raises(ValueError, match="write ldm-linear:<start>:<end>"):
+        named_betas("ldm-linear:0.0015,0.0155")
 
 
 def test_pdae_ddim_grid_is_the_official_linspace_and_never_evaluates_t0():

@@ -106,7 +106,8 @@ def test_pdae_uses_g_where_the_official_stop_percent_rule_does(k):
         return {t for t in ddim_grid("pdae", 1000, k).evaluated if eps(x, torch.tensor([t])).abs().max() > 0}
 
     assert with_g(generating=True) == official_pdae_g_timesteps(1000, k, STOP_PERCENT)
-    assert with_g(generating=False) == official_pdae_g_timesteps(1000, k, 0.0) == set(ddim_grid("pdae", 1000, k).evaluated)
+    everywhere = set(ddim_grid("pdae", 1000, k).evaluated)
+    assert with_g(generating=False) == official_pdae_g_timesteps(1000, k, 0.0) == everywhere
     if k == 10:  # the issue's worked case: G at 7 of 10 steps, t = 999, 899, ..., 399
         assert sorted(with_g(generating=True)) == list(range(399, 1000, 100))
 
@@ -176,6 +177,43 @@ def test_sdvae_logvar_is_not_trained_and_the_autoencoder_has_no_ema(tmp_path):
     Trainer(torch.device("cpu"), progress=False).fit(model, [stage], data, tmp_path / "c.pt", {}, seed=0)
     assert float(model.loss_scale.logvar) == 0.0
     assert any(not torch.equal(before[k], v) for k, v in model.vae.state_dict().items())
+
+
+def test_sdvae_paper_latent_stage_follows_the_kl_f8_ldm_config():
+    """CompVis/latent-diffusion configs/latent-diffusion/lsun_churches-ldm-kl-8.yaml: base_learning_rate 5.0e-5 (the
+    target lr, main.py --scale_lr False), loss_type l1, linear_start 0.0015, linear_end 0.0155 with
+    make_beta_schedule("linear") = linspace(start ** 0.5, end ** 0.5, T) ** 2, batch_size 96, model_channels 192,
+    channel_mult [1, 2, 2, 4, 4], num_res_blocks 2, warm_up_steps 10000; LatentDiffusion.configure_optimizers:
+    torch.optim.AdamW(params, lr=lr), i.e. weight decay 0.01; ldm/data/lsun.py LSUNBase flip_p 0.5."""
+    spec = DataSpec("imagenet256", 256, 3, 1000)
+    with torch.device("meta"):  # the shapes and settings only: no 350M-parameter initialisation
+        model = SDVAE().build("kl-f8-paper", spec)
+    stage = SDVAE().stages(model, "kl-f8-paper", spec)[1]
+    assert (stage.lr, stage.batch_size, stage.weight_decay, stage.warmup_steps) == (5e-5, 96, 0.01, 10_000)
+    assert model.latent.loss_type == "l1"
+    np.testing.assert_allclose(model.latent.diffusion.betas,
+                               np.linspace(0.0015**0.5, 0.0155**0.5, 1000, dtype=np.float64) ** 2, rtol=1e-12)
+    unet = model.latent.denoiser.config
+    assert tuple(unet.block_out_channels) == (192, 384, 384, 768, 768) and unet.layers_per_block == 2
+    assert model.latent_shape == (4, 32, 32)  # image_size 32, channels 4 in the config
+    assert SDVAE().preset_config("kl-f8-paper")["latent_flip"] is True
+    smoke = SDVAE().preset_config("smoke")  # the short presets keep their toolkit choices
+    assert (smoke["latent_loss"], smoke["latent_betas"], smoke["latent_weight_decay"], smoke["latent_flip"]) == (
+        "l2", "linear", 0.0, False)
+
+
+@pytest.mark.parametrize("preset, flipped", [("smoke", False), ("smoke+latent_flip=true", True)])
+def test_sdvae_latent_stage_flips_its_images_where_the_preset_says(preset, flipped):
+    model, _ = _built(SDVAE(), preset)
+    seen = []
+    model.posterior_sample = lambda x: seen.append(x) or model.vae.encode(x).latent_dist.sample()
+    stage = SDVAE().stages(model, preset, FMNIST)[1]
+    x = torch.rand(32, 1, 32, 32) * 2 - 1
+    torch.manual_seed(0)
+    stage.loss(x, torch.zeros(32), x)
+    mirrored = [not torch.equal(a, b) for a, b in zip(seen[0], x)]
+    assert any(mirrored) == flipped
+    assert all(torch.equal(a, b.flip(-1)) for a, b, m in zip(seen[0], x, mirrored) if m)
 
 
 # -------------------------------------------------------------------------------------------------------------- DGAE

@@ -29,6 +29,12 @@ def linear_betas(num_steps: int) -> np.ndarray:
     return np.linspace(scale * 1e-4, scale * 0.02, num_steps, dtype=np.float64)
 
 
+def ldm_linear_betas(num_steps: int, start: float, end: float) -> np.ndarray:
+    """LDM's "linear" schedule (CompVis/latent-diffusion ``make_beta_schedule``; diffusers' ``scaled_linear``): betas
+    linear in sqrt(beta), ``linspace(start**0.5, end**0.5, T) ** 2``; the KL-f8 LDM uses 0.0015 -> 0.0155."""
+    return np.linspace(start**0.5, end**0.5, num_steps, dtype=np.float64) ** 2
+
+
 def constant_betas(num_steps: int, beta: float) -> np.ndarray:
     """The latent DDIM of DiffAE/PDAE uses a constant beta (0.008)."""
     return np.full(num_steps, beta, dtype=np.float64)
@@ -41,20 +47,31 @@ def named_betas(name: str, num_steps: int = 1000) -> np.ndarray:
         return linear_betas(num_steps)
     if name.startswith("constant:"):
         return constant_betas(num_steps, float(name.split(":", 1)[1]))
-    raise ValueError(f"unknown beta schedule {name!r}; use cosine, linear or constant:<beta>")
+    if name.startswith("ldm-linear:"):
+        ends = name.split(":")[1:]  # ":" not ",": a preset setting (comma-separated) may carry the name
+        if len(ends) != 2:
+            raise ValueError(f"beta schedule {name!r}: write ldm-linear:<start>:<end>, e.g. ldm-linear:0.0015:0.0155")
+        return ldm_linear_betas(num_steps, float(ends[0]), float(ends[1]))
+    raise ValueError(f"unknown beta schedule {name!r}; use cosine, linear, ldm-linear:<start>:<end> or constant:<beta>")
 
 
 def space_timesteps(num_steps: int, count: int) -> list[int]:
     """``count`` timesteps of a ``num_steps`` process, evenly strided and always including 0 and T-1.
 
-    Same rule as I-DDPM's ``space_timesteps(T, [count])`` (one section).
+    I-DDPM's ``space_timesteps(T, [count])`` (one section) as it computes it: a float index advanced by the stride and
+    rounded at each step, so odd counts land where the official grid does (K = 21 keeps 499: ten additions of 49.95 fall
+    just below 499.5, which a product would round to 500). One step keeps T-1 (toolkit choice: I-DDPM keeps t = 0 alone, so its one step reads pure noise as
+    an almost clean image).
     """
     if not 1 <= count <= num_steps:
         raise ValueError(f"cannot take {count} sampling steps from a {num_steps}-step process; use 1..{num_steps}")
     if count == 1:
         return [num_steps - 1]
-    stride = (num_steps - 1) / (count - 1)
-    return sorted({round(i * stride) for i in range(count)})
+    stride, index, kept = (num_steps - 1) / (count - 1), 0.0, set()
+    for _ in range(count):
+        kept.add(round(index))
+        index += stride
+    return sorted(kept)
 
 
 GridStyle = Literal["even", "diffae", "pdae"]

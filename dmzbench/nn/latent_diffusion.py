@@ -151,8 +151,10 @@ def autoencoder_then_latent(model: nn.Module, spec, trainable: nn.Module, loss, 
     ]
 
 
-def spatial_latent_diffusion(channels: int, size: int, widths: tuple[int, ...], layers: int) -> LatentDiffusion:
+def spatial_latent_diffusion(channels: int, size: int, widths: tuple[int, ...], layers: int, *,
+                             betas: str = "linear", loss: Literal["l1", "l2"] = "l2") -> LatentDiffusion:
     """The latent model of the spatial-latent families (SD-VAE, DGAE): ``spatial_latent_unet`` on (channels, size,
-    size) latents, linear betas, eps-MSE, one normalisation scale for the whole latent (SD's 1/std)."""
+    size) latents, eps-prediction (DDPM linear betas and eps-MSE unless a preset names others, as SD-VAE's
+    ``kl-f8-paper`` does), one normalisation scale for the whole latent (SD's 1/std)."""
     return LatentDiffusion(spatial_latent_unet(channels, size, tuple(widths), layers), (channels, size, size),
-                           betas="linear", loss="l2", per_dimension=False)
+                           betas=betas, loss=loss, per_dimension=False)
