@@ -15,7 +15,8 @@ from pathlib import Path
 from dmzbench import claims as claims_module
 from dmzbench.atomic import write_bytes
 from dmzbench.board import Board, Table, load, page_banner
-from dmzbench.board_text import LEGEND, cell_text, footer, header, provenance, row_label, skip_reasons, table_notes
+from dmzbench.board_text import (LEGEND, footer, provenance, row_label, shown_columns, shown_header, shown_text,
+                                 skip_reasons, table_notes)
 from dmzbench.errors import DmzbenchError
 from dmzbench.leaderboard_html import html_page, plots
 
@@ -23,13 +24,13 @@ from dmzbench.leaderboard_html import html_page, plots
 # --------------------------------------------------------------------------------------------------------- markdown
 def markdown_table(table: Table) -> str:
     reasons = skip_reasons(table)
-    cols = table.shown()
-    lines = ["| # | model | preset | " + " | ".join(header(table, j) for j in cols) + " |",
+    cols = shown_columns(table)
+    lines = ["| # | model | preset | " + " | ".join(shown_header(table, c) for c in cols) + " |",
              "|" + "---|" * (3 + len(cols))]
     for i, row in enumerate(table.rows):
         rank = "ctrl" if row.control else row.rank
         lines.append(f"| {rank} | {row.model} | {row_label(row)} | "
-                     + " | ".join(cell_text(table, i, j, reasons) for j in cols) + " |")
+                     + " | ".join(shown_text(table, i, c, reasons) for c in cols) + " |")
     return "\n".join(lines)
 
 
