@@ -47,7 +47,8 @@ def markdown(board: Board, title: str | None = None, preamble: str | None = None
 # -------------------------------------------------------------------------------------------------------------- csv
 CSV_FIELDS = ("section", "task", "dataset", "config_key", "variant", "metric", "direction", "chance", "shown", "model",
               "preset", "control", "rank", "mean", "uncertainty", "uncertainty_kind", "seeds", "best", "skipped",
-              "features", "n", "records")
+              "features", "n", "records", "flags", "vs_control", "vs_control_uncertainty", "vs_chance",
+              "vs_chance_uncertainty")
 
 
 def csv(board: Board) -> str:
@@ -66,8 +67,15 @@ def csv(board: Board) -> str:
                                  col.spec.chance, col.spec.shown, row.model, row.preset, row.control,
                                  "" if row.control else row.rank, "" if c.mean is None else repr(c.mean),
                                  "" if c.uncertainty is None else repr(c.uncertainty), c.uncertainty_kind, c.seeds,
-                                 c.best, c.skipped or "", col.features, col.n, " ".join(c.records)])
+                                 c.best, c.skipped or "", col.features, col.n, " ".join(c.records),
+                                 "; ".join(c.flags), *_delta_fields(c.vs_control), *_delta_fields(c.vs_chance)])
     return buf.getvalue()
+
+
+def _delta_fields(d) -> tuple[str, str]:
+    if d is None:
+        return "", ""
+    return repr(d.value), "" if d.uncertainty is None else repr(d.uncertainty)
 
 
 # ------------------------------------------------------------------------------------------------------------ write
@@ -86,8 +94,9 @@ def write(results: Path, out: Path, title: str | None = None, preamble: str | No
     written += plots(board, out)
     claims = claims or claims_file_for(out)
     if claims.exists():
-        written.append(write_bytes(out / "claims.md", claims_module.markdown(claims_module.load(claims), board,
-                                                                              title).encode()))
+        claim_list = claims_module.load(claims)
+        written.append(write_bytes(out / "claims.md", claims_module.markdown(claim_list, board, title).encode()))
+        written.append(write_bytes(out / "claims.html", claims_module.html_page(claim_list, board, title).encode()))
     written.append(write_bytes(out / "index.html", html_page(board, title, preamble, Path(results), out).encode()))
     return written
 
