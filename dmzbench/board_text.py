@@ -166,3 +166,26 @@ def provenance(board: Board) -> str:
 def footer(board: Board) -> str:
     presets = sorted({f"{r.model}/{r.preset}" for r in board.runs})
     return f"{provenance(board)}\n\nPresets: {', '.join(presets)}.\n"
+
+
+# -------------------------------------------------------------------------------------------------------- reproduce
+def page_command(results_from_page: str) -> str:
+    """The command that regenerates a page, run in the page's folder (paths relative to it, so the text is the same
+    wherever the page is checked)."""
+    return f"dmzbench leaderboard --results {results_from_page} --out ."
+
+
+def reproduce_lines(board: Board) -> list[tuple[str, str, str]]:
+    """(what, command, record path) per record, in table order: the command that makes each row's record again."""
+    seen, out = set(), []
+    by_path = {r.path: r for r in board.runs}
+    paths = [p for t in board.tables for i in range(len(t.rows)) for j in range(len(t.columns))
+             for p in t.cell(i, j).records]
+    for path in paths + [r.path for r in board.runs]:
+        if path in seen or path not in by_path:
+            continue
+        seen.add(path)
+        run = by_path[path]
+        what = f"{run.task} · {run.model}/{run.preset} · {run.dataset} · seed {run.seed}"
+        out.append((what, run.record.get("reproduce") or "", path))
+    return out

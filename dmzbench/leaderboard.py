@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import csv as csv_module
 import io
+import os
 from pathlib import Path
 
 from dmzbench import claims as claims_module
 from dmzbench.atomic import write_bytes
 from dmzbench.board import Board, Table, load, page_banner
-from dmzbench.board_text import (LEGEND, footer, provenance, row_label, shown_columns, shown_header, shown_text,
-                                 skip_reasons, table_notes)
+from dmzbench.board_text import (LEGEND, footer, page_command, provenance, reproduce_lines, row_label, shown_columns,
+                                 shown_header, shown_text, skip_reasons, table_notes)
 from dmzbench.errors import DmzbenchError
 from dmzbench.leaderboard_html import html_page, plots
 
@@ -34,12 +35,31 @@ def markdown_table(table: Table) -> str:
     return "\n".join(lines)
 
 
-def markdown(board: Board, title: str | None = None, preamble: str | None = None) -> str:
+def results_from(results: Path | None, out: Path | None) -> str:
+    """The results folder as seen from the page's folder ("results" when the page does not know its paths)."""
+    if results is None or out is None:
+        return "results"
+    return Path(os.path.relpath(Path(results).resolve(), Path(out).resolve())).as_posix()
+
+
+def reproduce_section(board: Board, results: Path | None = None, out: Path | None = None) -> str:
+    where = results_from(results, out)
+    lines = ["## Reproduce\n", f"This page, in its folder: `{page_command(where)}` (add `--check` to compare).\n",
+             "Each record (run in a dmzbench checkout at the recorded commit; the link opens the record):\n"]
+    for what, command, path in reproduce_lines(board):
+        shown = f"`{command}`" if command else "no command recorded"
+        lines.append(f"- {what}: {shown} ([record]({where}/{path}))")
+    return "\n".join(lines) + "\n"
+
+
+def markdown(board: Board, title: str | None = None, preamble: str | None = None, results: Path | None = None,
+             out: Path | None = None) -> str:
     title, preamble = page_banner(board, title, preamble)
     parts = [f"# {title}\n", preamble.strip() + "\n" if preamble else "", provenance(board) + "\n", LEGEND + "\n"]
     for table in board.tables:
         notes = "\n".join(f"- {n}" for n in table_notes(table))
         parts.append(f"## {table.group}\n\n{markdown_table(table)}\n\n{notes}\n")
+    parts.append(reproduce_section(board, results, out))
     parts.append("---\n\n" + footer(board))
     return "\n".join(p for p in parts if p)
 
@@ -89,15 +109,17 @@ def write(results: Path, out: Path, title: str | None = None, preamble: str | No
     board = load(results)
     out = Path(out)
     title, preamble = page_banner(board, title, preamble)
-    page = markdown(board, title, preamble)
+    page = markdown(board, title, preamble, results, out)
     written = [write_bytes(out / "leaderboard.md", page.encode()), write_bytes(out / "leaderboard.csv", csv(board).encode())]
-    written += plots(board, out)
+    drawn = plots(board, out)
+    written += drawn
     claims = claims or claims_file_for(out)
     if claims.exists():
         claim_list = claims_module.load(claims)
         written.append(write_bytes(out / "claims.md", claims_module.markdown(claim_list, board, title).encode()))
         written.append(write_bytes(out / "claims.html", claims_module.html_page(claim_list, board, title).encode()))
-    written.append(write_bytes(out / "index.html", html_page(board, title, preamble, Path(results), out).encode()))
+    written.append(write_bytes(out / "index.html", html_page(board, title, preamble, Path(results), out,
+                                                                     drawn).encode()))
     return written
 
 
@@ -108,7 +130,7 @@ def check(results: Path, out: Path, title: str | None = None, preamble: str | No
         raise DmzbenchError(f"{committed} does not exist; run 'dmzbench leaderboard --results {results} --out {out}'")
     board = load(results)
     title, preamble = page_banner(board, title, preamble)
-    expected = {committed: markdown(board, title, preamble)}
+    expected = {committed: markdown(board, title, preamble, results, out)}
     claims = claims or claims_file_for(out)
     if claims.exists():
         expected[Path(out) / "claims.md"] = claims_module.markdown(claims_module.load(claims), board, title)
