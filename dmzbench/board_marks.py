@@ -1,8 +1,8 @@
 """Which values of a table do not count, and why: the marks that keep a degenerate model off the top of a page.
 
-- **≈ control**: a trained row whose value does not beat its own ``init`` control (same model, same column) by more
+- **not above control**: a trained row whose value does not beat its own ``init`` control (same model, same column) by more
   than the combined uncertainty sqrt(u1² + u2²): training did not measurably change what the task measures.
-- **≈ chance**: a value that does not beat the chance level its task declares for it (``Metric.anchors``, e.g. recon's
+- **not above chance**: a value that does not beat the chance level its task declares for it (``Metric.anchors``, e.g. recon's
   ``psnr_other`` for ``psnr``) by more than the combined uncertainty.
 - **guard**: a metric guarded by another (``Metric.guard``, e.g. interp's smoothness by ``path_span``) whose guard is
   below its declared floor (the path does not move) or was not recorded.
@@ -24,8 +24,8 @@ from dmzbench.api import Metric
 if TYPE_CHECKING:  # board imports this module; the types are only named here
     from dmzbench.board import Cell, Table
 
-NEAR_CONTROL = "≈ control"
-NEAR_CHANCE = "≈ chance"
+NEAR_CONTROL = "not above control"
+NEAR_CHANCE = "not above chance"
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class Delta:
     value: float
     uncertainty: float | None  # sqrt(u1² + u2²) of the estimates that exist; None when neither side has one
     distinct: bool  # the value beats the reference by more than the uncertainty (in the metric's direction)
+    worse: bool = False  # the reference beats the value by more than the uncertainty
 
 
 def delta(spec: Metric, value: Cell, reference: Cell) -> Delta:
@@ -42,11 +43,8 @@ def delta(spec: Metric, value: Cell, reference: Cell) -> Delta:
     known = [u for u in (value.uncertainty, reference.uncertainty) if u is not None]
     unc = math.hypot(*known) if known else None
     margin = diff if spec.higher_is_better else -diff
-    if unc is None:
-        distinct = spec.gap > 0 and margin > spec.gap
-    else:
-        distinct = margin > max(unc, spec.gap)
-    return Delta(diff, unc, distinct)
+    needed = max(unc, spec.gap) if unc is not None else (spec.gap if spec.gap > 0 else math.inf)
+    return Delta(diff, unc, margin > needed, -margin > needed)
 
 
 def guard_flag(spec: Metric, guard: Cell | None) -> str | None:

@@ -20,7 +20,8 @@ LEGEND = (
     f"sqrt(u1² + u2²); {UNTESTED} = a column without uncertainty estimates, whose bold marks the best value only. "
     "`init` rows (control) are the untrained models under their trained row, not ranked. `(chance)` columns are chance "
     "levels, never ranked. `− init` and `− chance` columns give a trained value's difference from its init control "
-    "and from its chance level ± the combined uncertainty. A value marked (≈ control), (≈ chance) or with a guard "
+    "and from its chance level ± the combined uncertainty. A value marked (not above control), (not above chance) or "
+    "with a guard "
     "(e.g. (path_span < 0.25): the path does not move) does not count: it is not above its control or chance level, "
     "or its guard fails; it is never bold and not ranked. n/a¹ = skipped, with the reason under the table; "
     "— = not run. Every metric is explained in docs/metrics.md."
@@ -68,7 +69,7 @@ def delta_text(d: Delta | None) -> str:
     if d is None:
         return ""
     text = f"{d.value:+.3g}" + (f" ± {d.uncertainty:.2g}" if d.uncertainty is not None else "")
-    return text if d.distinct else f"{text} (≈ 0)"
+    return text if d.distinct else f"{text} ({'below' if d.worse else '≈ 0'})"
 
 
 def flagged_text(cell: Cell) -> str:
