@@ -136,9 +136,14 @@ class Column:
         return self.spec.higher_is_better is not None and not self.spec.chance
 
     @property
-    def label(self) -> str:
+    def context(self) -> str:
+        """Data set, config values apart from the defaults, and N (when no config value already says it)."""
         shown_n = self.n and not any(v.split("=", 1)[-1] == self.n for v in self.variant.split(", "))
-        extra = ", ".join(p for p in (self.dataset, self.variant, f"N={self.n}" if shown_n else "") if p)
+        return ", ".join(p for p in (self.dataset, self.variant, f"N={self.n}" if shown_n else "") if p)
+
+    @property
+    def label(self) -> str:
+        extra = self.context
         chance = " (chance)" if self.spec.chance else ""
         return f"{self.task}.{self.metric}{chance} {self.spec.arrow} [{extra}]".replace("  ", " ")
 

@@ -150,7 +150,7 @@ def _curves(plt, table: Table, out: Path) -> list[Path]:
         col = table.columns[j]
         if col.spec.name.endswith("*") and col.rankable:
             families.setdefault((col.task, col.spec.name, col.dataset, col.key), []).append(j)
-    for (task, name, dataset, _), cols in families.items():
+    for (task, name, _, _), cols in families.items():
         xs = [int(re.findall(r"\d+", table.columns[j].metric)[-1]) for j in cols]
         fig, ax = plt.subplots(figsize=(7.5, 4))
         for i, row in enumerate(table.rows):
@@ -159,13 +159,14 @@ def _curves(plt, table: Table, out: Path) -> list[Path]:
                 ax.errorbar([x for x, _ in points], [c.mean for _, c in points],
                             yerr=[c.uncertainty or 0.0 for _, c in points], marker="o", capsize=3,
                             ls="--" if row.control else "-", label=f"{row.model}/{row.preset}")
+        ax.set_ylim(bottom=0)  # from zero, as the bars
         ax.set_xscale("log")
         ax.set_xticks(xs, [str(x) for x in xs])
         ax.minorticks_off()
         col = table.columns[cols[0]]
         variable = name[:-1].rstrip("_").split("_")[-1] if "_" in name else "n"
         direction = {True: "higher is better", False: "lower is better"}[col.spec.higher_is_better]
-        where = ", ".join(p for p in (dataset, col.features, f"N={col.n}" if col.n else "", col.variant) if p)
+        where = ", ".join(p for p in (col.context, col.features) if p)
         ax.set(xlabel=f"{variable} (evaluated values)", ylabel=f"{task} ({direction})",
                title=f"{task} against {variable} [{where}]")
         ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
