@@ -394,3 +394,34 @@ def test_two_probe_protocols_get_two_files_and_two_columns(tmp_path):
     assert a != b and a.exists() and b.exists()
     page = lb.markdown(lb.load(r))
     assert "protocol=dmz-official" in page and "protocol=kfold5" in page
+
+
+def test_claim_verdicts_know_the_scale_of_their_suite(tmp_path):
+    """Records of a pipeline-check suite give "not tested at scale" (the numbers' verdict for information); the same
+    numbers from a small-scale suite give the verdict itself; a suite must declare a known scale."""
+    from dmzbench import suites
+
+    claim = claims.Claim("x", "DMZ", "dmz probes better", "probe", "accuracy", "dmz", ("diffae",))
+    for suite, expected in (("ci", claims.NOT_AT_SCALE), ("small", claims.HOLDS), (None, claims.HOLDS)):
+        r = tmp_path / str(suite)
+        tag = None if suite is None else {"name": suite, "note": ""}
+        _record(r, "dmz", "smoke", "probe", {"accuracy": 0.9, "accuracy_std": 0.01}, suite=tag)
+        _record(r, "diffae", "smoke", "probe", {"accuracy": 0.7, "accuracy_std": 0.01}, suite=tag)
+        verdict, evidence = claims.verdict(lb.load(r), claim)
+        assert verdict == expected, suite
+        if suite == "ci":
+            assert evidence[0] == "pipeline check only; its numbers say holds, for information"
+    assert suites.get("small").scale == suites.SMALL_SCALE and suites.get("tiny").scale == suites.PIPELINE_CHECK
+    with pytest.raises(ValueError, match="scale must be one of"):
+        suites.Suite("x", ("dmz",), ("smoke",), ("probe",), scale="huge")
+
+
+def test_a_declared_gap_decides_a_comparison_without_uncertainty():
+    from dmzbench.api import Metric
+    from dmzbench.board import Cell
+    from dmzbench.board_marks import delta
+
+    a, b = Cell(mean=10.0), Cell(mean=30.0)
+    assert not delta(Metric("fid", False, ""), a, b).distinct  # no estimate, no gap: not distinguishable
+    assert delta(Metric("fid", False, "", gap=5.0), a, b).distinct
+    assert not delta(Metric("fid", False, "", gap=25.0), a, b).distinct
