@@ -326,6 +326,13 @@ class Metric:
     that holds this metric's own uncertainty for one seed (e.g. the std over probe folds), ``uncertainty_meaning`` says
     what it is; with several seeds the leaderboard uses the std over seeds instead. ``shown=False`` keeps a metric out
     of the tables (it stays in the CSV).
+
+    ``anchors`` (on a chance metric) names the metric it is the chance level of: the page shows that metric's
+    difference from it and marks a value not above chance. ``guard`` names a metric of the same record that must
+    reach ``guard_floor`` for this one to mean anything (interp's smoothness is guarded by ``path_span``: a path that
+    does not move is perfectly smooth); below it, or unrecorded, the value is flagged and never ranked best. ``gap``
+    is a difference beyond which two values of this metric differ even without an uncertainty estimate (0: none
+    declared, so a comparison without an estimate is "not distinguishable").
     """
 
     name: str
@@ -335,9 +342,26 @@ class Metric:
     uncertainty: str = ""
     uncertainty_meaning: str = ""
     shown: bool = True
+    anchors: str = ""
+    guard: str = ""
+    guard_floor: float = 0.0
+    gap: float = 0.0
 
     def matches(self, key: str) -> bool:
         return key.startswith(self.name[:-1]) if self.name.endswith("*") else key == self.name
+
+    def uncertainty_of(self, key: str) -> str:
+        """The record key of ``key``'s own uncertainty: a family's ``uncertainty`` may hold a ``*`` that stands for
+        the same part as in its name (``fid_T*`` -> ``fid_T*_std``: fid_T10 -> fid_T10_std)."""
+        if "*" in self.uncertainty and self.name.endswith("*"):
+            return self.uncertainty.replace("*", key[len(self.name) - 1:], 1)
+        return self.uncertainty
+
+    def is_uncertainty_key(self, key: str) -> bool:
+        if "*" in self.uncertainty:
+            head, _, tail = self.uncertainty.partition("*")
+            return key.startswith(head) and key.endswith(tail) and len(key) > len(head) + len(tail)
+        return bool(self.uncertainty) and key == self.uncertainty
 
     @property
     def arrow(self) -> str:

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -23,10 +24,11 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any, Mapping
 
-from dmzbench import registry, suites
+from dmzbench import board_marks, registry, suites
+from dmzbench.board_marks import Delta
 from dmzbench.api import Metric, task_declaration
 from dmzbench.errors import DmzbenchError, UsageError
-from dmzbench.records import config_key, read_record
+from dmzbench.records import SPEED_ONLY_FIELDS, config_key, read_record
 
 DEFAULT_TITLE = "dmzbench leaderboard"
 CONTROL_PRESET = "init"  # the untrained control every trained family has (README: presets)
@@ -45,7 +47,7 @@ class Declared:
 
     def spec(self, key: str) -> Metric | None:
         """The declaration of metric ``key``; None for an uncertainty key (shown inside its metric's cell)."""
-        if key in {m.uncertainty for m in self.metrics if m.uncertainty}:
+        if any(m.is_uncertainty_key(key) for m in self.metrics):
             return None
         for m in self.metrics:
             if m.matches(key):
@@ -134,8 +136,14 @@ class Column:
         return self.spec.higher_is_better is not None and not self.spec.chance
 
     @property
+    def context(self) -> str:
+        """Data set, config values apart from the defaults, and N (when no config value already says it)."""
+        shown_n = self.n and not any(v.split("=", 1)[-1] == self.n for v in self.variant.split(", "))
+        return ", ".join(p for p in (self.dataset, self.variant, f"N={self.n}" if shown_n else "") if p)
+
+    @property
     def label(self) -> str:
-        extra = ", ".join(p for p in (self.dataset, self.variant, f"N={self.n}" if self.n else "") if p)
+        extra = self.context
         chance = " (chance)" if self.spec.chance else ""
         return f"{self.task}.{self.metric}{chance} {self.spec.arrow} [{extra}]".replace("  ", " ")
 
@@ -149,6 +157,9 @@ class Cell:
     skipped: str | None = None
     records: tuple[str, ...] = ()
     best: bool = False
+    vs_control: Delta | None = None  # set on a trained row whose init control has a value in the same column
+    vs_chance: Delta | None = None  # set where the task declares this metric's chance level (``Metric.anchors``)
+    flags: tuple[str, ...] = ()  # why the value does not count (board_marks.py): greyed, never best, not ranked
 
 
 @dataclass
@@ -180,14 +191,30 @@ def _number_in(key: str) -> tuple[int, str]:
     return (int(found[-1]) if found else -1, key)
 
 
-def _variants(runs: list[Run]) -> dict[tuple[str, str], str]:
-    """(dataset, config key) -> the config items that set it apart from the other configs of the same task."""
+def task_defaults(task: str) -> dict[str, Any] | None:
+    """The task's config defaults as a record holds them (JSON values); None when the task is not installed."""
+    try:
+        cls = registry.get("task", task)
+        return json.loads(json.dumps(dataclasses.asdict(cls.Config())))
+    except (DmzbenchError, TypeError, ValueError):
+        return None
+
+
+def _variants(task: str, runs: list[Run]) -> dict[tuple[str, str], str]:
+    """(dataset, config key) -> the config items that set it apart from the task's defaults and from the task's other
+    configs on the same data set: a header names everything needed to reproduce its column."""
+    defaults = task_defaults(task)
     by_key = {(r.dataset, r.key): {"version": r.record["task"].get("version"), **r.config} for r in runs}
     out = {}
     for (dataset, key), cfg in by_key.items():
         others = [c for (d, k), c in by_key.items() if d == dataset and k != key]
-        differ = sorted({f for o in others for f in set(cfg) | set(o) if cfg.get(f) != o.get(f)})
-        out[(dataset, key)] = ", ".join(f"{f}={_short(cfg.get(f))}" for f in differ)
+        differ = {f for o in others for f in set(cfg) | set(o) if cfg.get(f) != o.get(f)}
+        if defaults is not None:
+            differ |= {f for f in cfg if f in defaults and cfg[f] != defaults[f]}
+        differ -= SPEED_ONLY_FIELDS
+        order = list(cfg)  # the config's own field order reads as the task declares it
+        out[(dataset, key)] = ", ".join(f"{f}={_short(cfg.get(f))}"
+                                        for f in sorted(differ, key=lambda f: (order.index(f) if f in order else 99, f)))
     return out
 
 
@@ -196,7 +223,7 @@ def _short(value: Any) -> str:
 
 
 def _columns(task: str, runs: list[Run], declared: Declared) -> list[Column]:
-    variants = _variants(runs)
+    variants = _variants(task, runs)
     sizes: dict[tuple[str, str], int] = defaultdict(int)
     for r in runs:
         sizes[(r.dataset, r.key)] += 1
@@ -225,8 +252,8 @@ def _cell(runs: list[Run], column: Column) -> Cell:
     unc, kind = None, ""
     if len(values) > 1:
         unc, kind = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)), "seeds"
-    elif column.spec.uncertainty and column.spec.uncertainty in done[0].metrics:
-        own = float(done[0].metrics[column.spec.uncertainty])
+    elif column.spec.uncertainty and column.spec.uncertainty_of(column.metric) in done[0].metrics:
+        own = float(done[0].metrics[column.spec.uncertainty_of(column.metric)])
         if math.isfinite(own):
             unc, kind = own, "task"
     return Cell(mean, unc, kind, len(values), None, tuple(r.path for r in done))
@@ -238,6 +265,11 @@ def better(spec: Metric, a: Cell, b: Cell) -> bool:
     return margin > math.hypot(a.uncertainty or 0.0, b.uncertainty or 0.0)
 
 
+def counts(cell: Cell) -> bool:
+    """A value that takes part in best marks and ranks: present and not flagged (board_marks.py)."""
+    return cell.mean is not None and not cell.flags
+
+
 def _order(spec: Metric, cells: list[tuple[int, Cell]]) -> list[tuple[int, Cell]]:
     return sorted(cells, key=lambda ic: -ic[1].mean if spec.higher_is_better else ic[1].mean)
 
@@ -247,7 +279,7 @@ def _mark_best(table: Table, j: int) -> None:
     if not col.rankable:
         return
     ranked = _order(col.spec, [(i, table.cells[(i, j)]) for i, row in enumerate(table.rows)
-                               if not row.control and (i, j) in table.cells and table.cells[(i, j)].mean is not None])
+                               if not row.control and (i, j) in table.cells and counts(table.cells[(i, j)])])
     if not ranked:
         return
     leader = ranked[0][1]
@@ -258,14 +290,19 @@ def _mark_best(table: Table, j: int) -> None:
 
 
 def _rank_rows(table: Table) -> None:
-    """Sort rows by the headline column (controls under their trained row, rows without a value last) and rank them;
-    a row its predecessor does not beat beyond the uncertainty shares its rank."""
+    """Sort rows by the headline column (controls under their trained row; flagged values next, unranked, by value;
+    rows without a value last) and rank them; a row its predecessor does not beat beyond the uncertainty shares its
+    rank."""
     rows = table.rows
     h = table.headline
-    valued = [] if h is None else _order(table.columns[h].spec, [
-        (i, table.cells[(i, h)]) for i, r in enumerate(rows) if not r.control and (i, h) in table.cells
-        and table.cells[(i, h)].mean is not None])
-    order = [i for i, _ in valued]
+
+    def by_value(keep) -> list[tuple[int, Cell]]:
+        return [] if h is None else _order(table.columns[h].spec, [
+            (i, table.cells[(i, h)]) for i, r in enumerate(rows) if not r.control and (i, h) in table.cells
+            and table.cells[(i, h)].mean is not None and keep(table.cells[(i, h)])])
+
+    valued = by_value(counts)
+    order = [i for i, _ in valued] + [i for i, _ in by_value(lambda c: not counts(c))]
     order += sorted((i for i, r in enumerate(rows) if not r.control and i not in order),
                     key=lambda i: (rows[i].model, rows[i].preset))
     for k, (i, cell) in enumerate(valued):
@@ -305,6 +342,7 @@ def build_tables(runs: list[Run]) -> list[Table]:
                     cells[(i, j)] = _cell(these, col)
         headline = next((j for j, c in enumerate(columns) if c.spec.shown and c.rankable), None)
         table = Table(group, columns, rows, cells, headline)
+        board_marks.mark(table, CONTROL_PRESET)
         for j in range(len(columns)):
             _mark_best(table, j)
         _rank_rows(table)

@@ -7,6 +7,10 @@ from typing import Any
 from dmzbench.board import Board
 
 
+def _delta(d) -> dict[str, Any] | None:
+    return None if d is None else {"value": d.value, "uncertainty": d.uncertainty, "distinguishable": d.distinct}
+
+
 def tables_json(board: Board) -> dict[str, Any]:
     out = []
     for table in board.tables:
@@ -23,7 +27,8 @@ def tables_json(board: Board) -> dict[str, Any]:
                     c = table.cells[(i, j)]
                     cells[f"{col.task}.{col.metric}@{col.key}"] = {
                         "mean": c.mean, "uncertainty": c.uncertainty, "uncertainty_kind": c.uncertainty_kind or None,
-                        "seeds": c.seeds, "best": c.best, "skipped": c.skipped, "records": list(c.records)}
+                        "seeds": c.seeds, "best": c.best, "skipped": c.skipped, "records": list(c.records),
+                        "flags": list(c.flags), "vs_control": _delta(c.vs_control), "vs_chance": _delta(c.vs_chance)}
             rows.append({"model": row.model, "preset": row.preset, "control": row.control,
                          "rank": None if row.control else row.rank, "cells": cells})
         out.append({"section": table.group, "columns": columns, "rows": rows,

@@ -8,6 +8,9 @@
   runs, in the order below, only the runs whose record is missing and that fit in S seconds (``dmzbench/suite_run.py``).
 - ``tiny``: the ``init`` presets with tiny N, to test the suite machinery on a CPU in seconds.
 
+Each suite declares its ``scale`` (``SCALES``): a claim verdict from records of a pipeline-check suite only is "not
+tested at scale" (``dmzbench/claims.py``), its numbers shown for information.
+
 A suite is data: the models and task names here are the only place the core names built-ins. A plugin package adds
 a suite (naming its own models and tasks, or built-ins) through a ``dmzbench.suites`` entry point. Each task's data set
 is the task's own ``default_dataset`` (from the registry) unless the suite says otherwise; the suite's phases are its
@@ -22,6 +25,10 @@ from dataclasses import dataclass, field
 from dmzbench import registry
 from dmzbench.config import apply_overrides
 from dmzbench.errors import UsageError, did_you_mean
+
+
+PIPELINE_CHECK, SMALL_SCALE, PAPER_SCALE = "pipeline check", "small-scale", "paper-scale"
+SCALES = (PIPELINE_CHECK, SMALL_SCALE, PAPER_SCALE)
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,11 @@ class Suite:
     dataset_presets: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # tasks also run on every learning-curve snapshot a trained preset keeps (dmzbench/snapshots.py)
     snapshot_tasks: tuple[str, ...] = ()
+    scale: str = PIPELINE_CHECK  # one of SCALES: what a verdict from its records can say
+
+    def __post_init__(self):
+        if self.scale not in SCALES:
+            raise ValueError(f"suite {self.name}: scale must be one of {', '.join(SCALES)}, got {self.scale!r}")
 
     def dataset_of(self, task: str) -> str:
         """The data set ``task`` runs on in this suite: the suite's choice, else the task's own ``default_dataset``."""
@@ -112,26 +124,26 @@ SUITES = {
     "ci": Suite("ci", ALL_MODELS, ("smoke",), ALL_TASKS, SMALL_N, controls=("init",), control_tasks=("probe", "auroc"),
                 note="CI pipeline check, not a scientific comparison: smoke presets train for minutes on 2 CPU cores, "
                      "where trained encoders barely differ from their init controls (shown for probe and AUROC). "
-                     "Pinned feature spaces; small N."),
+                     "Pinned feature spaces; small N.", scale=PIPELINE_CHECK),
     "small": Suite("small", ALL_MODELS, ("small",), ALL_TASKS, {
         "probe": [], "auroc": ["max_images=10000"], "transfer": ["n_images=2000", "steps=50"],
         "fid": ["n_samples=5000", "steps=10,20,50,100", "batch_size=1000"], "recon": ["n_images=2000", "steps=50"],
         "interp": ["n_pairs=32", "steps=50"],
     }, controls=("init",), control_tasks=("probe", "auroc"),
         note="Scientific table: small presets (one to two minutes of GPU training per stage) beside their untrained "
-             "init controls (representation tasks only: an untrained decoder's samples are noise)."),
+             "init controls (representation tasks only: an untrained decoder's samples are noise).", scale=SMALL_SCALE),
     "cpu": Suite("cpu", ALL_MODELS, ("cpu",), ALL_TASKS, {
         "probe": [], "auroc": ["max_images=5000"], "transfer": ["n_images=500", "steps=20"],
         "fid": ["n_samples=1000", "steps=10,20", "n_reference=10000"],
         "recon": ["n_images=200", "steps=20", "invert_steps=50"],
         "interp": ["n_pairs=16", "steps=20", "invert_steps=50"],
     }, controls=("init",), control_tasks=("probe", "auroc"), note=CPU_NOTE,
-        dataset_presets={"shapes": ("cpu-aux",), "edges2fashion": ("cpu-aux",)}, snapshot_tasks=("probe",)),
+        dataset_presets={"shapes": ("cpu-aux",), "edges2fashion": ("cpu-aux",)}, snapshot_tasks=("probe",), scale=SMALL_SCALE),
     "tiny": Suite("tiny", ALL_MODELS, ("init",), ALL_TASKS, {
         "probe": ["max_images=500"], "auroc": ["max_images=200"], "transfer": ["n_images=8", "steps=2"],
         "fid": ["n_samples=8", "steps=2", "n_reference=200"], "recon": ["n_images=8", "steps=2", "invert_steps=2"],
         "interp": ["n_pairs=1", "frames=3", "steps=2", "invert_steps=2"],
-    }, note="Machinery test at tiny size (init presets)."),
+    }, note="Machinery test at tiny size (init presets).", scale=PIPELINE_CHECK),
 }
 
 

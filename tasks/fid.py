@@ -4,6 +4,10 @@ N samples per T (default 10,000, DMZ's protocol; DiffAE/PDAE use 50,000) against
 or the test set, in a feature space that the record names with its sha256: the data set's pinned extractor (offline,
 comparable within dmzbench) or Inception-v3 pool3 (comparable with papers; needs its weights). Each model samples with
 its native sampler from random x_T (recorded in ``details``). Sample grids are saved beside the record.
+
+Uncertainty (``fid_T<T>_std``): the std of the FID over ``BOOTSTRAP`` = 10 bootstrap resamples (with replacement,
+N each) of the N sample features, the reference statistics fixed; the resampling is seeded by the run's seed, so a
+rerun gives the same estimate. It measures how much the FID moves with the finite sample, not with the seed.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import torch
 
 from dmzbench.api import ImageData, Metric, ModelAdapter, ModelInfo, TaskContext
 from dmzbench.budget import TaskCost
@@ -38,6 +43,19 @@ class FIDConfig(FeatureSpaceOptions):
             raise ValueError(f"steps must be positive sampling-step counts, got {self.steps}")
 
 
+BOOTSTRAP = 10  # resamples of the sample features for fid_T<T>_std (docs/metrics.md)
+
+
+def bootstrap_std(features: torch.Tensor, ref: GaussianStats, resamples: int, seed: int) -> float:
+    """Std (ddof = 1) of the Frechet distance over ``resamples`` bootstrap resamples of ``features``."""
+    g = torch.Generator().manual_seed(seed)
+    values = []
+    for _ in range(resamples):
+        pick = torch.randint(len(features), (len(features),), generator=g)
+        values.append(frechet_distance(GaussianStats.of(features[pick]), ref))
+    return float(torch.tensor(values, dtype=torch.float64).std().item())
+
+
 def reference_stats(data: ImageData, split: str, n: int, extract) -> GaussianStats:
     images = data.split(split)[0]
     return GaussianStats.of(extract(images[:n] if n else images))
@@ -53,7 +71,8 @@ class FID:
     group = "Generation (few-step FID)"
     position = 4
     metrics = (Metric("fid_T*", False, "Fréchet distance of N unconditional samples drawn with T sampling steps "
-                      "(fid_T<T>) to the reference split, in the named feature space."),)
+                      "(fid_T<T>) to the reference split, in the named feature space.", uncertainty="fid_T*_std",
+                      uncertainty_meaning=f"std over {BOOTSTRAP} bootstrap resamples of the sample features"),)
     artifacts = {"samples_T*.png": "unconditional samples"}
 
     @staticmethod
@@ -65,13 +84,17 @@ class FID:
         space = config.feature_space(data, ctx.device)
         ref = reference_stats(data, config.reference, config.n_reference, space.extract)
         ctx.details.update(space.describe(), n_samples=config.n_samples, reference=config.reference,
-                           n_reference=ref.n, sampler=adapter.info.sampler, x_T="random", seed=ctx.seed)
+                           n_reference=ref.n, sampler=adapter.info.sampler, x_T="random", seed=ctx.seed,
+                           uncertainty=f"std over {BOOTSTRAP} bootstrap resamples of the sample features")
         metrics = {}
         for steps in config.steps:
             g = ctx.generator(steps)
             samples = in_batches(lambda i, k: to_uint8(adapter.generate(k, steps=steps, generator=g)),
                                  config.n_samples, config.batch_size, log=ctx.log, what=f"fid: T={steps}: sampled")
-            metrics[f"fid_T{steps}"] = frechet_distance(GaussianStats.of(space.extract(samples)), ref)
+            features = space.extract(samples).double()
+            metrics[f"fid_T{steps}"] = frechet_distance(GaussianStats.of(features), ref)
+            metrics[f"fid_T{steps}_std"] = bootstrap_std(features, ref, BOOTSTRAP, ctx.seed + steps)
             save_grid(ctx.output_dir / f"samples_T{steps}.png", samples[:64])
-            ctx.log(f"fid: T={steps}: {metrics[f'fid_T{steps}']:.3f} ({config.n_samples} samples, {space.name})")
+            ctx.log(f"fid: T={steps}: {metrics[f'fid_T{steps}']:.3f} ± {metrics[f'fid_T{steps}_std']:.2g} "
+                    f"({config.n_samples} samples, {space.name})")
         return metrics

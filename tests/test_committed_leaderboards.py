@@ -37,3 +37,52 @@ def test_committed_small_run_list_is_what_the_records_give(capsys, monkeypatch):
     except SystemExit as exc:
         assert not exc.code
     assert capsys.readouterr().out == (small / "runs.md").read_text()
+
+
+def _config_key_of(command: str) -> str:
+    """The task config key that a `dmzbench run` command would record: its --task and -o options, parsed as the CLI
+    parses them, applied to the task's defaults."""
+    import dataclasses
+    import shlex
+
+    from dmzbench import registry
+    from dmzbench.config import apply_overrides
+    from dmzbench.records import config_key
+
+    args = shlex.split(command)
+    assert args[:2] == ["dmzbench", "run"], command
+    task = args[args.index("--task") + 1]
+    options = [args[k + 1] for k, a in enumerate(args) if a in ("-o", "--option")]
+    cls = registry.get("task", task)
+    return config_key({"version": cls.version, "config": dataclasses.asdict(apply_overrides(cls.Config, options))})
+
+
+def test_every_ci_record_is_reproduced_by_the_command_its_page_shows():
+    """The page shows each record's command; that command's parsed config gives the record's own config key, so a
+    reader who runs it measures the same column."""
+    page = (CI / "leaderboard.md").read_text()
+    reproduce = page.split("## Reproduce\n")[1]
+    board = lb.load(CI / "results")
+    tasks = set()
+    for run in board.runs:
+        command = run.record["reproduce"]
+        assert f"`{command}` ([record](results/{run.path}))" in reproduce, run.path
+        assert _config_key_of(command) == run.key, (run.path, command)
+        tasks.add(run.task)
+    assert tasks == set(suites.get("ci").tasks)
+    assert "`dmzbench leaderboard --results results --out .`" in reproduce
+
+
+def test_ci_page_marks_degenerate_rows_and_claims_know_their_scale():
+    """issue 24's acceptance on the committed page: DMZ's recon PSNR is not above chance and PDAE's probe is not above
+    its control (neither bold), and every claim of a pipeline-check suite is "not tested at scale"."""
+    page = (CI / "leaderboard.md").read_text()
+    recon = page.split("## Reconstruction\n")[1].split("\n## ")[0]
+    dmz = next(line for line in recon.splitlines() if line.startswith("| — | dmz | smoke |"))
+    assert "(not above chance)" in dmz and "**" not in dmz.split("|")[4]
+    rep = page.split("## Representation\n")[1].split("\n## ")[0]
+    pdae = next(line for line in rep.splitlines() if line.startswith("| — | pdae | smoke |"))
+    assert "(not above control)" in pdae.split("|")[4] and "**" not in pdae.split("|")[4]
+    assert suites.get("ci").scale == suites.PIPELINE_CHECK
+    rows = [line for line in (CI / "claims.md").read_text().splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) > 1 and all("**not tested at scale**" in line for line in rows[1:])

@@ -43,4 +43,5 @@ def test_dmz_init_probe_record_and_reuse(tmp_path):
 
     out = write_leaderboard(tmp_path, tmp_path / "board")
     page = out[0].read_text()
-    assert "| 1 | dmz | init |" in page and "probe.accuracy ↑ [fashion-mnist]" in page  # one row per model+preset
+    # one row per model+preset; the header names N (max_images) apart from the task's defaults
+    assert "| 1 | dmz | init |" in page and "probe.accuracy ↑ [fashion-mnist, max_images=2000]" in page

@@ -54,10 +54,11 @@ def results(tmp_path):
 def test_one_row_per_model_ranked_with_directions_and_controls(results):
     page = lb.markdown(lb.load(results))
     rows = _rows(page, "Representation")
-    assert rows[0] == ["1", "pixels", "identity", "**0.84 ± 0.001**"]  # higher accuracy is better
-    assert rows[1] == ["2", "dmz", "smoke", "0.71 ± 0.014 (2 seeds)"]  # std over seeds replaces the fold std
-    assert rows[2] == ["ctrl", "dmz", "init (control)", "0.95 ± 0.001"]  # under its trained row, unranked, not bold
-    assert rows[3] == ["—", "ddpm", "smoke", "n/a¹"] and "- n/a¹ skipped: ddpm cannot encode" in page
+    assert rows[0] == ["1", "pixels", "identity", "**0.84 ± 0.001**", "—"]  # higher accuracy is better
+    # std over seeds replaces the fold std; below its own init control, so flagged and not ranked
+    assert rows[1] == ["—", "dmz", "smoke", "0.71 ± 0.014 (2 seeds) (not above control)", "-0.24 ± 0.014 (below)"]
+    assert rows[2] == ["ctrl", "dmz", "init (control)", "0.95 ± 0.001", "—"]  # under its trained row, unranked
+    assert rows[3] == ["—", "ddpm", "smoke", "n/a¹", "—"] and "- n/a¹ skipped: ddpm cannot encode" in page
     assert "probe.accuracy ↑ [fashion-mnist]" in page
     gen = _rows(page, "Generation (few-step FID)")
     assert [r[1] for r in gen] == ["ddpm", "dmz", "pixels"]  # sorted by fid_T10, lower first; skipped last
@@ -122,10 +123,86 @@ def test_the_suite_banner_lives_in_the_records(tmp_path):
 
 def test_chance_anchor_is_shown_unranked(tmp_path):
     r = tmp_path / "r"
-    _record(r, "dmz", "smoke", "recon", {"psnr": 9.0, "psnr_other": 8.5})
-    _record(r, "sdvae", "smoke", "recon", {"psnr": 18.0, "psnr_other": 9.5})
+    _record(r, "dmz", "smoke", "recon", {"psnr": 9.0, "psnr_sem": 0.2, "psnr_other": 8.5})
+    _record(r, "sdvae", "smoke", "recon", {"psnr": 18.0, "psnr_sem": 0.2, "psnr_other": 9.5})
     rows = _rows(lb.markdown(lb.load(r)), "Reconstruction")
-    assert rows[0][1:5] == ["sdvae", "smoke", "**18**", "9.5"] and rows[1][1:5] == ["dmz", "smoke", "9", "8.5"]
+    assert rows[0][:6] == ["1", "sdvae", "smoke", "**18 ± 0.2**", "+8.5 ± 0.2", "9.5"]
+    assert rows[1][:6] == ["2", "dmz", "smoke", "9 ± 0.2", "+0.5 ± 0.2", "8.5"]
+
+
+def test_a_value_not_above_chance_or_its_control_is_flagged_never_best_and_unranked(tmp_path):
+    """The ci page's cases: a PSNR equal to its chance level, a probe equal to its init control, a leader that is
+    degenerate (the best value is flagged, the next one is best)."""
+    r = tmp_path / "r"
+    _record(r, "dmz", "smoke", "recon", {"psnr": 20.0, "psnr_sem": 0.25, "psnr_other": 20.1})  # highest, at chance
+    _record(r, "sdvae", "smoke", "recon", {"psnr": 13.7, "psnr_sem": 0.23, "psnr_other": 9.6})
+    _record(r, "pdae", "smoke", "probe", {"accuracy": 0.90, "accuracy_std": 0.016})
+    _record(r, "pdae", "init", "probe", {"accuracy": 0.89, "accuracy_std": 0.024})
+    _record(r, "sdvae", "smoke", "probe", {"accuracy": 0.80, "accuracy_std": 0.019})
+    _record(r, "sdvae", "init", "probe", {"accuracy": 0.70, "accuracy_std": 0.003})
+    page = lb.markdown(lb.load(r))
+    recon = _rows(page, "Reconstruction")
+    assert recon[0][:5] == ["1", "sdvae", "smoke", "**13.7 ± 0.23**", "+4.1 ± 0.23"]
+    assert recon[1][:5] == ["—", "dmz", "smoke", "20 ± 0.25 (not above chance)", "-0.1 ± 0.25 (≈ 0)"]
+    rep = _rows(page, "Representation")
+    assert rep[0][:5] == ["1", "sdvae", "smoke", "**0.8 ± 0.019**", "+0.1 ± 0.019"]
+    assert rep[2][:5] == ["—", "pdae", "smoke", "0.9 ± 0.016 (not above control)", "+0.01 ± 0.029 (≈ 0)"]
+    assert "(not above control) not above its init control" in page and "pdae/smoke accuracy" in page
+    cells = {(row["model"], row["preset"]): row["cells"] for row in tables_json(lb.load(r))["tables"][0]["rows"]}
+    probe = next(v for k, v in cells[("pdae", "smoke")].items() if k.startswith("probe.accuracy"))
+    assert probe["flags"] == ["not above control"] and not probe["best"]
+    assert probe["vs_control"]["distinguishable"] is False
+
+
+def test_interp_smoothness_is_guarded_against_paths_that_do_not_move(tmp_path):
+    r = tmp_path / "r"
+    _record(r, "dmz", "smoke", "interp", {"step_mean": 0.04, "step_mean_sem": 0.02, "path_span": 0.05,
+                                           "path_span_sem": 0.01})
+    _record(r, "dgae", "smoke", "interp", {"step_mean": 0.4, "step_mean_sem": 0.1, "path_span": 0.8,
+                                            "path_span_sem": 0.05})
+    _record(r, "sdvae", "smoke", "interp", {"step_mean": 0.9, "step_mean_sem": 0.1})  # an older record: no guard
+    rows = _rows(lb.markdown(lb.load(r)), "Interpolation")
+    assert rows[0][:4] == ["1", "dgae", "smoke", "**0.4 ± 0.1**"]
+    assert rows[1][:4] == ["—", "dmz", "smoke", "0.04 ± 0.02 (path_span < 0.25)"]
+    assert rows[2][:4] == ["—", "sdvae", "smoke", "0.9 ± 0.1 (no path_span)"]
+
+
+def test_interp_path_span_is_one_for_a_path_spanning_its_end_points_and_zero_for_a_constant_one():
+    import torch
+
+    from dmzbench.tasks.interp import path_span
+
+    a, b = torch.zeros(4), torch.ones(4)
+    moving = torch.stack([a + t * (b - a) for t in torch.linspace(0, 1, 5)])
+    assert path_span(moving, a, b) == pytest.approx(1.0)
+    assert path_span(torch.stack([a + 0.5] * 5), a, b) == 0.0
+
+
+def test_fid_bootstrap_std_is_seeded_and_shrinks_with_more_samples():
+    import torch
+
+    from dmzbench.metrics.frechet import GaussianStats
+    from dmzbench.tasks.fid import bootstrap_std
+
+    g = torch.Generator().manual_seed(0)
+    ref = GaussianStats.of(torch.randn(4000, 4, generator=g, dtype=torch.float64))
+    small, large = (torch.randn(n, 4, generator=g, dtype=torch.float64) + 0.3 for n in (200, 5000))
+    assert bootstrap_std(small, ref, 10, seed=1) == bootstrap_std(small, ref, 10, seed=1) > 0
+    assert bootstrap_std(large, ref, 10, seed=1) < bootstrap_std(small, ref, 10, seed=1)
+
+
+def test_fid_columns_rank_with_their_bootstrap_uncertainty(tmp_path):
+    r = tmp_path / "r"
+    space = {"features": "fmnist-featnet", "n_samples": 200}
+    _record(r, "dmz", "smoke", "fid", {"fid_T10": 23.5, "fid_T10_std": 2.0}, details=space)
+    _record(r, "diffae", "smoke", "fid", {"fid_T10": 25.0, "fid_T10_std": 2.0}, details=space)
+    _record(r, "ddpm", "smoke", "fid", {"fid_T10": 46.0, "fid_T10_std": 3.0}, details=space)
+    page = lb.markdown(lb.load(r))
+    rows = _rows(page, "Generation (few-step FID)")
+    assert [row[:4] for row in rows] == [["1", "dmz", "smoke", "**23.5 ± 2**"], ["1", "diffae", "smoke", "**25 ± 2**"],
+                                         ["3", "ddpm", "smoke", "46 ± 3"]]
+    assert "‡" not in page.split("## Generation")[1].split("\n")[2]  # the header: its margin is tested
+    assert "std over 10 bootstrap resamples of the sample features" in page
 
 
 def test_check_detects_a_stale_page(results, tmp_path):
@@ -231,9 +308,12 @@ def test_claims_page_is_written_and_checked_from_the_claims_file(results, tmp_pa
     out = tmp_path / "page"
     lb.write(results, out)  # claims.toml beside the page folder is found
     text = (out / "claims.md").read_text()
-    assert "| dmz beats ddpm at T = 10 | DMZ | fid.fid_T10 | **does not hold** | dmz 30 vs ddpm 25" in text
+    # no uncertainty on either side: not distinguishable, however large the difference looks
+    assert ("| dmz beats ddpm at T = 10 | DMZ | fid.fid_T10 | **not distinguishable** | dmz 30 vs ddpm 25 (no "
+            "uncertainty estimate") in text
+    assert "<td><b>not distinguishable</b></td>" in (out / "claims.html").read_text()
     lb.check(results, out)
-    (out / "claims.md").write_text(text.replace("does not hold", "holds"))
+    (out / "claims.md").write_text(text.replace("not distinguishable", "holds"))
     with pytest.raises(DmzbenchError, match="claims.md no longer matches"):
         lb.check(results, out)
 
@@ -314,3 +394,34 @@ def test_two_probe_protocols_get_two_files_and_two_columns(tmp_path):
     assert a != b and a.exists() and b.exists()
     page = lb.markdown(lb.load(r))
     assert "protocol=dmz-official" in page and "protocol=kfold5" in page
+
+
+def test_claim_verdicts_know_the_scale_of_their_suite(tmp_path):
+    """Records of a pipeline-check suite give "not tested at scale" (the numbers' verdict for information); the same
+    numbers from a small-scale suite give the verdict itself; a suite must declare a known scale."""
+    from dmzbench import suites
+
+    claim = claims.Claim("x", "DMZ", "dmz probes better", "probe", "accuracy", "dmz", ("diffae",))
+    for suite, expected in (("ci", claims.NOT_AT_SCALE), ("small", claims.HOLDS), (None, claims.HOLDS)):
+        r = tmp_path / str(suite)
+        tag = None if suite is None else {"name": suite, "note": ""}
+        _record(r, "dmz", "smoke", "probe", {"accuracy": 0.9, "accuracy_std": 0.01}, suite=tag)
+        _record(r, "diffae", "smoke", "probe", {"accuracy": 0.7, "accuracy_std": 0.01}, suite=tag)
+        verdict, evidence = claims.verdict(lb.load(r), claim)
+        assert verdict == expected, suite
+        if suite == "ci":
+            assert evidence[0] == "pipeline check only; its numbers say holds, for information"
+    assert suites.get("small").scale == suites.SMALL_SCALE and suites.get("tiny").scale == suites.PIPELINE_CHECK
+    with pytest.raises(ValueError, match="scale must be one of"):
+        suites.Suite("x", ("dmz",), ("smoke",), ("probe",), scale="huge")
+
+
+def test_a_declared_gap_decides_a_comparison_without_uncertainty():
+    from dmzbench.api import Metric
+    from dmzbench.board import Cell
+    from dmzbench.board_marks import delta
+
+    a, b = Cell(mean=10.0), Cell(mean=30.0)
+    assert not delta(Metric("fid", False, ""), a, b).distinct  # no estimate, no gap: not distinguishable
+    assert delta(Metric("fid", False, "", gap=5.0), a, b).distinct
+    assert not delta(Metric("fid", False, "", gap=25.0), a, b).distinct

@@ -1,6 +1,6 @@
 """The static HTML page in headless Chromium: it renders every row, sorting keeps skipped cells last in both directions
-and keeps init controls with their trained row, and no table runs past the page width at 1400 and 1024 px (wide
-tables scroll inside their own box). Screenshots at both widths go to $DMZBENCH_SCREENSHOTS when set (CI keeps them)."""
+and keeps init controls with their trained row, no table runs past the page width at 1400 and 1024 px (wide
+tables scroll inside their own box), and the model column stays in view when a wide table scrolls sideways. Screenshots at both widths go to $DMZBENCH_SCREENSHOTS when set (CI keeps them)."""
 
 import os
 import re
@@ -23,6 +23,25 @@ window.addEventListener('load', () => {
   const over = Array.from(document.querySelectorAll('table.board'))
     .filter(t => t.parentElement.getBoundingClientRect().right > vw + 1).length;
   document.body.setAttribute('data-layout', over + ':' + document.documentElement.scrollWidth + ':' + vw);
+});
+</script>"""
+
+
+# Scrolls each table's box fully to the right, then writes down whether every model cell is still inside the box.
+STICKY_PROBE = """<script>
+window.addEventListener('load', () => {
+  const facts = Array.from(document.querySelectorAll('div.scroll')).map(box => {
+    const before = box.scrollLeft;
+    box.scrollLeft = box.scrollWidth;
+    const scrolled = box.scrollLeft > before;
+    const b = box.getBoundingClientRect();
+    const inside = Array.from(box.querySelectorAll('tr')).every(tr => {
+      const r = tr.cells[1].getBoundingClientRect();
+      return r.left >= b.left - 1 && r.right <= b.right + 1 && r.width > 0;
+    });
+    return (scrolled ? 's' : 'n') + (inside ? 'v' : 'x');
+  });
+  document.body.setAttribute('data-sticky', facts.join(','));
 });
 </script>"""
 
@@ -86,3 +105,23 @@ def test_no_table_overflows_the_page(page, width):
         target = Path(os.environ["DMZBENCH_SCREENSHOTS"])
         target.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, target / shot.name)
+
+
+@pytest.mark.parametrize("width", [1400, 1024])
+def test_model_column_stays_visible_when_a_table_scrolls(page, width):
+    probe = page.with_name("sticky.html")
+    probe.write_text(page.read_text().replace("</body>", STICKY_PROBE + "</body>"))
+    dom = _chromium(probe, f"--window-size={width},900", "--dump-dom", probe.as_uri())
+    facts = re.search(r'data-sticky="([^"]*)"', dom).group(1).split(",")
+    assert "sv" in facts, facts  # the wide table did scroll, and its model column stayed in view
+    assert all(f.endswith("v") for f in facts), facts
+
+
+def test_headers_carry_the_declared_meaning_and_the_page_links_its_docs_and_claims(page):
+    text = page.read_text()
+    assert "title='fid.fid_T10 ↓ [fashion-mnist, N=50000] ‡: Fréchet distance of N unconditional samples" in text
+    assert "<h2>Reproduce</h2>" in text and "dmzbench leaderboard --results ../results --out ." in text
+    committed = (Path(__file__).resolve().parent.parent / "leaderboards" / "ci" / "index.html").read_text()
+    assert "<a href='../../docs/metrics.md'>docs/metrics.md</a>" in committed  # inside the checkout: a link
+    assert "<a href='claims.html'>the paper claims</a>" in committed and "claims.md'" not in committed
+    assert "title='reproduce: dmzbench run --model dgae --preset smoke --task probe" in committed

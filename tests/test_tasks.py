@@ -28,8 +28,11 @@ def test_auroc_on_shapes(tmp_path):
 
 def test_fid_records_its_feature_space_and_protocol(tmp_path):
     rec = run("fid", tmp_path, overrides=["n_samples=16", "steps=2,3", "n_reference=500"])
-    assert set(rec.metrics) == {"fid_T2", "fid_T3"} and all(v > 0 and math.isfinite(v) for v in rec.metrics.values())
+    assert set(rec.metrics) == {"fid_T2", "fid_T3", "fid_T2_std", "fid_T3_std"}
+    assert all(v > 0 and math.isfinite(v) for v in rec.metrics.values())  # the bootstrap std too: the page's ±
+    assert rec.metrics["fid_T2_std"] < rec.metrics["fid_T2"]
     d = rec.task["details"]
+    assert d["uncertainty"] == "std over 10 bootstrap resamples of the sample features"
     assert d["features"] == "fmnist-featnet" and len(d["features_sha256"]) == 64
     assert d["n_samples"] == 16 and d["reference"] == "train" and d["n_reference"] == 500 and d["x_T"] == "random"
     stem = Path(rec.filename()).stem  # the artifacts sit under the record's own name (config key included)
@@ -41,6 +44,7 @@ def test_recon_and_interp(tmp_path):
     assert {"psnr", "psnr_other", "ssim", "mse", "rfid"} <= set(rec.metrics) and rec.metrics["psnr"] > 0
     rec = run("interp", tmp_path, overrides=["n_pairs=1", "frames=3", "steps=2"])
     assert rec.metrics["step_max_over_mean"] >= 1.0 and rec.metrics["step_mean"] >= 0
+    assert rec.metrics["path_span"] >= 0  # the guard against constant paths (one pair: no standard error)
 
 
 def test_transfer_trains_in_paired_mode_keyed_separately(tmp_path):
