@@ -11,6 +11,7 @@ import re
 import shutil
 from pathlib import Path
 
+from dmzbench import learning_curves
 from dmzbench.atomic import write_bytes
 from dmzbench.board import Board, Table, artifact_caption
 from dmzbench.board_text import (LEGEND, UNTESTED, Shown, cell_text, footer, page_command, provenance, reproduce_lines,
@@ -97,7 +98,7 @@ def plots(board: Board, out: Path) -> list[Path]:
     for table in board.tables:  # in table order: the section's bars, then its curves
         written += _bars(plt, table, out)
         written += _curves(plt, table, out)
-    return written
+    return learning_curves.draw(plt, board, out, _save) + written  # where records hold snapshots: first
 
 
 def _bars(plt, table: Table, out: Path) -> list[Path]:
