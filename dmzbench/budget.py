@@ -14,6 +14,8 @@ budgeted suite leaves a safety margin, and the sprint script also stops the suit
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from dmzbench.atomic import write_json
 from dmzbench.api import Baseline, CapabilityMissing, DataSpec, InvertibleAdapter, ModelAdapter
 from dmzbench.errors import UsageError
 
@@ -64,6 +67,9 @@ class DeviceProfile:
     batch_overhead_s: float  # per inference batch forward
     infer_batch: int = 250  # images per sampling forward (the tasks' default batch size)
     group_overhead_s: float = 5.0  # per trained model: building it, loading the data set, writing checkpoints
+    # tasks declare their fixed seconds (classifier fits, feature extraction) for the GPU machine; a measured CPU
+    # profile scales them by what this machine took (bench/cpu_profile.py)
+    fixed_scale: float = 1.0
     # measured effective TFLOP/s per model name (from gpu_check), preferred over the device-wide rates
     train_tflops_by_model: dict[str, float] = field(default_factory=dict)
     infer_tflops_by_model: dict[str, float] = field(default_factory=dict)
@@ -89,8 +95,15 @@ PROFILES = {
 }
 
 
+# The 2-core CPU profile measured from the committed suites' own records (bench/cpu_profile.py writes it); ``cpu``
+# means it where it exists, else the assumed rates above.
+MEASURED_CPU = Path(__file__).parent / "profiles" / "cpu.json"
+
+
 def profile(name_or_file: str) -> DeviceProfile:
-    """A named assumed profile (``h100``, ``cpu``) or a gpu_check measurement file (JSON)."""
+    """A named profile (``h100``; ``cpu``: the measured 2-core one, else assumed) or a measurement file (JSON)."""
+    if name_or_file == "cpu" and MEASURED_CPU.is_file():
+        return measured_profile(json.loads(MEASURED_CPU.read_text()))
     if name_or_file in PROFILES:
         return PROFILES[name_or_file]
     path = Path(name_or_file)
@@ -111,17 +124,55 @@ def measured_profile(report: dict[str, Any]) -> DeviceProfile:
     infer = {m: float(r["infer_tflops"]) for m, r in report["models"].items() if r.get("infer_tflops")}
     median = lambda xs, d: sorted(xs)[len(xs) // 2] if xs else d  # noqa: E731
     return DeviceProfile(
-        report["device"], f"measured: gpu_check on {report['device']} ({report['date']})",
+        report["device"], report.get("source") or f"measured: gpu_check on {report['device']} ({report['date']})",
         train_tflops=median(list(train.values()), base.train_tflops),
         infer_tflops=median(list(infer.values()), base.infer_tflops),
-        step_overhead_s=base.step_overhead_s,
-        batch_overhead_s=base.batch_overhead_s, train_tflops_by_model=train, infer_tflops_by_model=infer)
+        step_overhead_s=base.step_overhead_s, batch_overhead_s=base.batch_overhead_s,
+        group_overhead_s=float(report.get("group_overhead_s", base.group_overhead_s)),
+        fixed_scale=float(report.get("fixed_scale", base.fixed_scale)),
+        train_tflops_by_model=train, infer_tflops_by_model=infer)
 
 
 def _count(fn) -> float:
     with FlopCounterMode(display=False) as counter:
         fn()
     return float(counter.get_total_flops())
+
+
+def flops_fingerprint(baseline: Baseline, preset: str, spec: DataSpec) -> str:
+    """What a FLOP count depends on: the resolved preset, the data's shape, the family's and the shared network code
+    (its module and dmzbench/nn, dmzbench/diffusion) and torch's version."""
+    import inspect  # here: only the cache needs it
+
+    h = hashlib.sha256()
+    config = baseline.preset_config(preset) if hasattr(baseline, "preset_config") else baseline.presets.get(preset)
+    h.update(json.dumps([type(baseline).__qualname__, config, [spec.image_size, spec.channels], torch.__version__],
+                        sort_keys=True, default=str).encode())
+    sources = {Path(inspect.getfile(type(baseline)))} | set((Path(__file__).parent / "nn").glob("*.py")) \
+        | set((Path(__file__).parent / "diffusion").glob("*.py"))
+    for path in sorted(sources):
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def inspect_model_cached(baseline: Baseline, preset: str, spec: DataSpec, cache: Path) -> tuple[ModelFlops, ModelAdapter]:
+    """``inspect_model`` with the counts kept in ``cache`` (a JSON file) under ``flops_fingerprint``: a repeated plan
+    builds each model on the meta device for its adapter but counts nothing."""
+    key = flops_fingerprint(baseline, preset, spec)
+    try:
+        stored = json.loads(cache.read_text()) if cache.is_file() else {}
+    except ValueError:  # a damaged cache is only a slower plan
+        stored = {}
+    if key in stored:
+        f = stored[key]
+        flops = ModelFlops(tuple(tuple(s) for s in f["stages"]), f["forward"], f["encode"],
+                           tuple(tuple(s) for s in f["invert_steps"]))
+        with torch.device("meta"):
+            return flops, baseline.adapter(baseline.build(preset, spec), preset, spec)
+    flops, adapter = inspect_model(baseline, preset, spec)
+    stored[key] = dataclasses.asdict(flops)
+    write_json(cache, stored)
+    return flops, adapter
 
 
 def inspect_model(baseline: Baseline, preset: str, spec: DataSpec, n: int = 2) -> tuple[ModelFlops, ModelAdapter]:
@@ -173,4 +224,4 @@ def task_seconds(cost: TaskCost, flops: ModelFlops, model: str, device: DevicePr
     rate = device.infer_rate(model)
     batches = math.ceil(cost.denoiser_forwards / device.infer_batch) if cost.denoiser_forwards else 0
     return (cost.denoiser_forwards * flops.forward / rate + batches * device.batch_overhead_s
-            + cost.encoded_images * flops.encode / rate + cost.fixed_s)
+            + cost.encoded_images * flops.encode / rate + cost.fixed_s * device.fixed_scale)

@@ -81,7 +81,8 @@ _FLOPS_CACHE: dict[tuple[str, str, str], tuple[budget.ModelFlops, Any]] = {}
 def model_flops(model: str, preset: str, dataset: str) -> tuple[budget.ModelFlops, Any]:
     key = (model, preset, dataset)
     if key not in _FLOPS_CACHE:
-        _FLOPS_CACHE[key] = budget.inspect_model(registry.get("model", model)(), preset, data.spec_of(dataset))
+        _FLOPS_CACHE[key] = budget.inspect_model_cached(registry.get("model", model)(), preset, data.spec_of(dataset),
+                                                        workspace.home() / "cache" / "flops.json")
     return _FLOPS_CACHE[key]
 
 
