@@ -1,6 +1,7 @@
 """Budgeted, resumable suites (dmzbench/suite_run.py, dmzbench/budget.py) and the GPU sprint's wheel check."""
 
 import json
+import re
 import sys
 import zipfile
 from pathlib import Path
@@ -13,6 +14,8 @@ from tests.test_cli import cli
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import sprint_wheels  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def test_small_plan_runs_fashion_mnist_first_with_init_controls_beside_trained_models():
@@ -105,10 +108,22 @@ def test_status_names_every_planned_run_and_what_is_not_yet_run(tmp_path, capsys
 
 def test_plan_prints_estimates_without_running_anything(tmp_path, capsys):
     assert cli("suite", "small", "--plan", "--budget", "360", "--models", "dmz", "--tasks", "probe",
-               "--results", str(tmp_path / "r")) == 0
+               "--profile", "h100", "--results", str(tmp_path / "r")) == 0
     text = capsys.readouterr().out
     assert "assumed" in text and "dmz/small on fashion-mnist" in text and "in budget" in text
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow
+def test_ci_plan_on_this_cpu_is_within_30_percent_of_the_measured_ci_suite_time(tmp_path, capsys):
+    """Issue 24.7: on a CPU, --plan prices with the measured CPU profile, and the ci suite's plan total is within 30%
+    of the ci suite's wall time measured by a clean-clone .ci/run (leaderboards/README.md)."""
+    measured = int(re.search(r"the ci suite (\d+) s", (REPO / "leaderboards" / "README.md").read_text()).group(1))
+    assert cli("suite", "ci", "--plan", "--device", "cpu", "--results", str(tmp_path / "r")) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("suite ci: plan (measured:")
+    total = int(text.strip().splitlines()[-1].split("|")[-3])
+    assert abs(total - measured) <= 0.3 * measured, (total, measured)
 
 
 def _wheel(folder: Path, name: str, version: str, requires: list[str]) -> None:
