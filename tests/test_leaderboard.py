@@ -198,8 +198,8 @@ def test_fid_columns_rank_with_their_bootstrap_uncertainty(tmp_path):
     _record(r, "ddpm", "smoke", "fid", {"fid_T10": 46.0, "fid_T10_std": 3.0}, details=space)
     page = lb.markdown(lb.load(r))
     rows = _rows(page, "Generation (few-step FID)")
-    assert [row[:4] for row in rows] == [["1", "dmz", "smoke", "**23.5 ± 2**"], ["1", "diffae", "smoke", "**25 ± 2**"],
-                                         ["3", "ddpm", "smoke", "46 ± 3"]]
+    assert [row[:4] for row in rows] == [["1", "dmz", "smoke", "**23.5 ± 2**"],
+                                         ["1", "diffae", "smoke", "**25 ± 2**"], ["3", "ddpm", "smoke", "46 ± 3"]]
     assert "‡" not in page.split("## Generation")[1].split("\n")[2]  # the header: its margin is tested
     assert "std over 10 bootstrap resamples of the generated features" in page
 

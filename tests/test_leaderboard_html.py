@@ -1,6 +1,7 @@
 """The static HTML page in headless Chromium: it renders every row, sorting keeps skipped cells last in both directions
 and keeps init controls with their trained row, no table runs past the page width at 1400 and 1024 px (wide
-tables scroll inside their own box), and the model column stays in view when a wide table scrolls sideways. Screenshots at both widths go to $DMZBENCH_SCREENSHOTS when set (CI keeps them)."""
+tables scroll inside their own box), and the model column stays in view when a wide table scrolls sideways.
+Screenshots at both widths go to $DMZBENCH_SCREENSHOTS when set (CI keeps them)."""
 
 import os
 import re
