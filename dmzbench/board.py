@@ -213,8 +213,8 @@ def _variants(task: str, runs: list[Run]) -> dict[tuple[str, str], str]:
             differ |= {f for f in cfg if f in defaults and cfg[f] != defaults[f]}
         differ -= SPEED_ONLY_FIELDS
         order = list(cfg)  # the config's own field order reads as the task declares it
-        out[(dataset, key)] = ", ".join(f"{f}={_short(cfg.get(f))}"
-                                        for f in sorted(differ, key=lambda f: (order.index(f) if f in order else 99, f)))
+        ordered = sorted(differ, key=lambda f: (order.index(f) if f in order else len(order), f))
+        out[(dataset, key)] = ", ".join(f"{f}={_short(cfg.get(f))}" for f in ordered)
     return out
 
 

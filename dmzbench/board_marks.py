@@ -1,9 +1,9 @@
 """Which values of a table do not count, and why: the marks that keep a degenerate model off the top of a page.
 
-- **not above control**: a trained row whose value does not beat its own ``init`` control (same model, same column) by more
-  than the combined uncertainty sqrt(u1² + u2²): training did not measurably change what the task measures.
-- **not above chance**: a value that does not beat the chance level its task declares for it (``Metric.anchors``, e.g. recon's
-  ``psnr_other`` for ``psnr``) by more than the combined uncertainty.
+- **not above control**: a trained row whose value does not beat its own ``init`` control (same model, same column) by
+  more than the combined uncertainty sqrt(u1² + u2²): training did not measurably change what the task measures.
+- **not above chance**: a value that does not beat the chance level its task declares for it (``Metric.anchors``, e.g.
+  recon's ``psnr_other`` for ``psnr``) by more than the combined uncertainty.
 - **guard**: a metric guarded by another (``Metric.guard``, e.g. interp's smoothness by ``path_span``) whose guard is
   below its declared floor (the path does not move) or was not recorded.
 

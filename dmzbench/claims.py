@@ -139,6 +139,10 @@ def verdict(board: Board, claim: Claim) -> tuple[str, list[str]]:
     return found, evidence
 
 
+def tested_on(c: Claim) -> str:
+    return f"{c.task}.{c.metric}" + (f" [{c.dataset}]" if c.dataset else "") + (f" ({c.preset})" if c.preset else "")
+
+
 def markdown(claims: list[Claim], board: Board, page_title: str) -> str:
     lines = [f"# Paper claims against the records of: {page_title}\n",
              "Each row is a headline claim of a paper (data: `leaderboards/claims.toml`); its verdict is computed from "
@@ -149,7 +153,7 @@ def markdown(claims: list[Claim], board: Board, page_title: str) -> str:
              "| claim | source | tested on | verdict | evidence |", "|---|---|---|---|---|"]
     for c in claims:
         v, evidence = verdict(board, c)
-        where = f"{c.task}.{c.metric}" + (f" [{c.dataset}]" if c.dataset else "") + (f" ({c.preset})" if c.preset else "")
+        where = tested_on(c)
         lines.append(f"| {c.claim} | {c.source} | {where} | **{v}** | {'; '.join(evidence)} |")
     return "\n".join(lines) + "\n"
 
@@ -159,7 +163,7 @@ def html_page(claims: list[Claim], board: Board, page_title: str) -> str:
     rows = []
     for c in claims:
         v, evidence = verdict(board, c)
-        where = f"{c.task}.{c.metric}" + (f" [{c.dataset}]" if c.dataset else "") + (f" ({c.preset})" if c.preset else "")
+        where = tested_on(c)
         rows.append("<tr>" + "".join(f"<td>{html.escape(x)}</td>" for x in (c.claim, c.source, where))
                     + f"<td><b>{html.escape(v)}</b></td><td>{'<br>'.join(html.escape(e) for e in evidence)}</td></tr>")
     head = "".join(f"<th>{h}</th>" for h in ("claim", "source", "tested on", "verdict", "evidence"))

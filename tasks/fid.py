@@ -5,7 +5,8 @@ or the test set, in a feature space that the record names with its sha256: the d
 comparable within dmzbench) or Inception-v3 pool3 (comparable with papers; needs its weights). Each model samples with
 its native sampler from random x_T (recorded in ``details``). Sample grids are saved beside the record.
 
-Uncertainty (``fid_T<T>_std``): the std of the FID over ``BOOTSTRAP`` = 10 bootstrap resamples (with replacement,
+Uncertainty (``fid_T<T>_std``): the std of the FID over ``BOOTSTRAP`` = 10 (``dmzbench/metrics/frechet.py``) bootstrap
+resamples (with replacement,
 N each) of the N sample features, the reference statistics fixed; the resampling is seeded by the run's seed, so a
 rerun gives the same estimate. It measures how much the FID moves with the finite sample, not with the seed.
 """
@@ -15,13 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-import torch
 
 from dmzbench.api import ImageData, Metric, ModelAdapter, ModelInfo, TaskContext
 from dmzbench.budget import TaskCost
 from dmzbench.config import at_most
 from dmzbench.images import in_batches, save_grid, to_uint8
-from dmzbench.metrics.frechet import GaussianStats, frechet_distance
+from dmzbench.metrics.frechet import BOOTSTRAP, BOOTSTRAP_MEANING, GaussianStats, bootstrap_std, frechet_distance
 from dmzbench.tasks.common import FeatureSpaceOptions
 
 
@@ -43,19 +43,6 @@ class FIDConfig(FeatureSpaceOptions):
             raise ValueError(f"steps must be positive sampling-step counts, got {self.steps}")
 
 
-BOOTSTRAP = 10  # resamples of the sample features for fid_T<T>_std (docs/metrics.md)
-
-
-def bootstrap_std(features: torch.Tensor, ref: GaussianStats, resamples: int, seed: int) -> float:
-    """Std (ddof = 1) of the Frechet distance over ``resamples`` bootstrap resamples of ``features``."""
-    g = torch.Generator().manual_seed(seed)
-    values = []
-    for _ in range(resamples):
-        pick = torch.randint(len(features), (len(features),), generator=g)
-        values.append(frechet_distance(GaussianStats.of(features[pick]), ref))
-    return float(torch.tensor(values, dtype=torch.float64).std().item())
-
-
 def reference_stats(data: ImageData, split: str, n: int, extract) -> GaussianStats:
     images = data.split(split)[0]
     return GaussianStats.of(extract(images[:n] if n else images))
@@ -72,7 +59,7 @@ class FID:
     position = 4
     metrics = (Metric("fid_T*", False, "Fréchet distance of N unconditional samples drawn with T sampling steps "
                       "(fid_T<T>) to the reference split, in the named feature space.", uncertainty="fid_T*_std",
-                      uncertainty_meaning=f"std over {BOOTSTRAP} bootstrap resamples of the sample features"),)
+                      uncertainty_meaning=BOOTSTRAP_MEANING),)
     artifacts = {"samples_T*.png": "unconditional samples"}
 
     @staticmethod
@@ -85,7 +72,7 @@ class FID:
         ref = reference_stats(data, config.reference, config.n_reference, space.extract)
         ctx.details.update(space.describe(), n_samples=config.n_samples, reference=config.reference,
                            n_reference=ref.n, sampler=adapter.info.sampler, x_T="random", seed=ctx.seed,
-                           uncertainty=f"std over {BOOTSTRAP} bootstrap resamples of the sample features")
+                           uncertainty=BOOTSTRAP_MEANING)
         metrics = {}
         for steps in config.steps:
             g = ctx.generator(steps)

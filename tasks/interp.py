@@ -6,9 +6,9 @@ frames in the pinned feature space give ``step_mean`` (a PPL-like mean step; PPL
 ``step_max_over_mean`` (1.0 = perfectly even steps; a jump shows as a large ratio), averaged over pairs. Both are
 guarded by ``path_span``: the distance between the path's decoded end frames over the distance between the two real
 test images (1.0 = the path spans the real pair; near 0 = it does not move, and a path that does not move is perfectly
-smooth). A smoothness whose path spans less than ``SPAN_FLOOR`` is flagged on the page and never ranked best. A PNG strip of
-the first pairs is saved. Models that invert DDIM do it with ``invert_steps`` steps; 0 (default) = the family's official
-count (DiffAE ``interpolate.ipynb``: 250; PDAE ``interpolation.py``: 100), recorded.
+smooth). A smoothness whose path spans less than ``SPAN_FLOOR`` is flagged on the page and never ranked best. A PNG
+strip of the first pairs is saved. Models that invert DDIM do it with ``invert_steps`` steps; 0 (default) = the
+family's official count (DiffAE ``interpolate.ipynb``: 250; PDAE ``interpolation.py``: 100), recorded.
 """
 
 from __future__ import annotations

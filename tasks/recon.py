@@ -23,7 +23,7 @@ from dmzbench.api import ImageData, Metric, ModelAdapter, ModelInfo, TaskContext
 from dmzbench.budget import TaskCost
 from dmzbench.config import at_most
 from dmzbench.images import save_grid
-from dmzbench.metrics.frechet import GaussianStats, frechet_distance
+from dmzbench.metrics.frechet import BOOTSTRAP_MEANING, GaussianStats, bootstrap_std, frechet_distance
 from dmzbench.metrics.image import mse, psnr, ssim, to_unit, with_standard_errors
 from dmzbench.tasks.common import FeatureSpaceOptions, map_images
 
@@ -50,7 +50,9 @@ def image_metrics(originals_uint8: torch.Tensor, outputs_uint8: torch.Tensor, ex
     per_image = {"psnr": psnr(a, b), "psnr_other": psnr(a.roll(1, 0), b), "ssim": ssim(a, b), "mse": mse(a, b)}
     out = with_standard_errors({k: v.mean().item() for k, v in per_image.items()},
                                {k: v for k, v in per_image.items() if k != "psnr_other"})
-    out["rfid"] = frechet_distance(GaussianStats.of(extract(outputs_uint8)), GaussianStats.of(extract(originals_uint8)))
+    generated, reference = extract(outputs_uint8), GaussianStats.of(extract(originals_uint8))
+    out["rfid"] = frechet_distance(GaussianStats.of(generated), reference)
+    out["rfid_std"] = bootstrap_std(generated, reference)
     return {k + suffix: v for k, v in out.items()}
 
 
@@ -73,7 +75,8 @@ class Recon:
                uncertainty_meaning=_sem),
         Metric("mse", False, "MSE of the reconstruction from a random x_T, images in [0, 1].", uncertainty="mse_sem",
                uncertainty_meaning=_sem),
-        Metric("rfid", False, "FID of the reconstructions against the originals."),
+        Metric("rfid", False, "FID of the reconstructions against the originals.", uncertainty="rfid_std",
+               uncertainty_meaning=BOOTSTRAP_MEANING),
         Metric("psnr_inferred", True, "PSNR decoding from the DDIM-inverted x_T (DiffAE, PDAE).",
                uncertainty="psnr_sem_inferred", uncertainty_meaning=_sem),
         Metric("psnr_other_inferred", None, "Chance level of psnr_inferred.", chance=True, shown=False,
@@ -82,7 +85,8 @@ class Recon:
                uncertainty_meaning=_sem),
         Metric("mse_inferred", False, "MSE decoding from the inverted x_T.", uncertainty="mse_sem_inferred",
                uncertainty_meaning=_sem, shown=False),
-        Metric("rfid_inferred", False, "rFID decoding from the inverted x_T."),
+        Metric("rfid_inferred", False, "rFID decoding from the inverted x_T.", uncertainty="rfid_std_inferred",
+               uncertainty_meaning=BOOTSTRAP_MEANING),
     )
     artifacts = {"reconstructions_*.png": "top: test images; bottom: their reconstructions"}
 

@@ -25,7 +25,7 @@ from dmzbench.budget import TaskCost
 from dmzbench.config import at_most
 from dmzbench.errors import UsageError
 from dmzbench.images import save_grid
-from dmzbench.metrics.frechet import GaussianStats, frechet_distance
+from dmzbench.metrics.frechet import BOOTSTRAP_MEANING, GaussianStats, bootstrap_std, frechet_distance
 from dmzbench.metrics.image import mse, ssim, to_unit, with_standard_errors
 from dmzbench.tasks.bridge import BridgeSettings, codes, fit_bridge
 from dmzbench.tasks.common import FeatureSpaceOptions, map_images
@@ -77,7 +77,8 @@ class Transfer:
     group = "Representation"
     position = 3
     metrics = (
-        Metric("fid", False, "FID of the translations against the real target test images."),
+        Metric("fid", False, "FID of the translations against the real target test images.", uncertainty="fid_std",
+               uncertainty_meaning=BOOTSTRAP_MEANING),
         Metric("mse", False, "Mean squared error to the paired ground truth, images in [0, 1].", uncertainty="mse_sem",
                uncertainty_meaning="standard error of the mean over images"),
         Metric("ssim", True, "SSIM to the paired ground truth.", uncertainty="ssim_sem",
@@ -121,8 +122,10 @@ class Transfer:
                            reference="paired test targets", seed=ctx.seed)
         save_grid(ctx.output_dir / "translations.png", torch.cat([sources[:16], out[:16], targets[:16]]), 16)
         per_image = {"mse": mse(a, b), "ssim": ssim(a, b)}
-        fid = frechet_distance(GaussianStats.of(space.extract(out)), GaussianStats.of(space.extract(targets)))
-        return with_standard_errors({"fid": fid, **{k: v.mean().item() for k, v in per_image.items()}}, per_image)
+        generated, reference = space.extract(out), GaussianStats.of(space.extract(targets))
+        fid = frechet_distance(GaussianStats.of(generated), reference)
+        return with_standard_errors({"fid": fid, "fid_std": bootstrap_std(generated, reference),
+                                     **{k: v.mean().item() for k, v in per_image.items()}}, per_image)
 
 
     @staticmethod

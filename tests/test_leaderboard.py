@@ -181,8 +181,7 @@ def test_interp_path_span_is_one_for_a_path_spanning_its_end_points_and_zero_for
 def test_fid_bootstrap_std_is_seeded_and_shrinks_with_more_samples():
     import torch
 
-    from dmzbench.metrics.frechet import GaussianStats
-    from dmzbench.tasks.fid import bootstrap_std
+    from dmzbench.metrics.frechet import GaussianStats, bootstrap_std
 
     g = torch.Generator().manual_seed(0)
     ref = GaussianStats.of(torch.randn(4000, 4, generator=g, dtype=torch.float64))
@@ -199,10 +198,10 @@ def test_fid_columns_rank_with_their_bootstrap_uncertainty(tmp_path):
     _record(r, "ddpm", "smoke", "fid", {"fid_T10": 46.0, "fid_T10_std": 3.0}, details=space)
     page = lb.markdown(lb.load(r))
     rows = _rows(page, "Generation (few-step FID)")
-    assert [row[:4] for row in rows] == [["1", "dmz", "smoke", "**23.5 ± 2**"], ["1", "diffae", "smoke", "**25 ± 2**"],
-                                         ["3", "ddpm", "smoke", "46 ± 3"]]
+    assert [row[:4] for row in rows] == [["1", "dmz", "smoke", "**23.5 ± 2**"],
+                                         ["1", "diffae", "smoke", "**25 ± 2**"], ["3", "ddpm", "smoke", "46 ± 3"]]
     assert "‡" not in page.split("## Generation")[1].split("\n")[2]  # the header: its margin is tested
-    assert "std over 10 bootstrap resamples of the sample features" in page
+    assert "std over 10 bootstrap resamples of the generated features" in page
 
 
 def test_check_detects_a_stale_page(results, tmp_path):

@@ -1,6 +1,7 @@
 """The static HTML page in headless Chromium: it renders every row, sorting keeps skipped cells last in both directions
 and keeps init controls with their trained row, no table runs past the page width at 1400 and 1024 px (wide
-tables scroll inside their own box), and the model column stays in view when a wide table scrolls sideways. Screenshots at both widths go to $DMZBENCH_SCREENSHOTS when set (CI keeps them)."""
+tables scroll inside their own box), and the model column stays in view when a wide table scrolls sideways.
+Screenshots at both widths go to $DMZBENCH_SCREENSHOTS when set (CI keeps them)."""
 
 import os
 import re
@@ -125,3 +126,16 @@ def test_headers_carry_the_declared_meaning_and_the_page_links_its_docs_and_clai
     assert "<a href='../../docs/metrics.md'>docs/metrics.md</a>" in committed  # inside the checkout: a link
     assert "<a href='claims.html'>the paper claims</a>" in committed and "claims.md'" not in committed
     assert "title='reproduce: dmzbench run --model dgae --preset smoke --task probe" in committed
+
+
+def test_committed_ci_page_fits_1024_px_with_its_model_column_in_view(tmp_path):
+    """The committed ci page itself (issue 24's acceptance): at 1024 px no table runs past the page and, scrolled
+    sideways, every table keeps its model column in view."""
+    committed = (Path(__file__).resolve().parent.parent / "leaderboards" / "ci" / "index.html").read_text()
+    probe = tmp_path / "ci.html"
+    probe.write_text(committed.replace("</body>", LAYOUT_PROBE + STICKY_PROBE + "</body>"))
+    dom = _chromium(probe, "--window-size=1024,900", "--dump-dom", probe.as_uri())
+    overflowing, scroll_width, viewport = map(int, re.search(r'data-layout="(\d+):(\d+):(\d+)"', dom).groups())
+    assert overflowing == 0 and scroll_width <= viewport, (overflowing, scroll_width, viewport)
+    facts = re.search(r'data-sticky="([^"]*)"', dom).group(1).split(",")
+    assert len(facts) == 4 and all(f.endswith("v") for f in facts), facts

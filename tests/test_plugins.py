@@ -57,7 +57,8 @@ def test_plugin_task_runs_and_reaches_the_page_with_its_directions(installed_pca
     assert page.returncode == 0, page.stderr[-2000:]
     text = (tmp_path / "page" / "leaderboard.md").read_text()
     assert "## Neighbourhoods (plugin task)" in text
-    assert "knn.neighbour_agreement ↑ [fashion-mnist, n_train=2000, n_test=300]" in text and "knn.neighbour_distance ↓" in text
+    assert "knn.neighbour_agreement ↑ [fashion-mnist, n_train=2000, n_test=300]" in text
+    assert "knn.neighbour_distance ↓" in text
 
 
 @pytest.mark.fashion_mnist
@@ -76,7 +77,8 @@ def test_a_plugin_suite_runs_its_plugin_task_and_the_records_reach_the_page(inst
     knn = sorted(p.name.split("-seed")[0] for p in (results / "knn").glob("*.json"))
     assert knn == ["pca-k16-fashion-mnist", "pixels-identity-fashion-mnist"]
     text = (page / "leaderboard.md").read_text()
-    assert "## Neighbourhoods (plugin task)" in text and "knn.neighbour_agreement ↑ [fashion-mnist, n_train=2000, n_test=300]" in text
+    assert "## Neighbourhoods (plugin task)" in text
+    assert "knn.neighbour_agreement ↑ [fashion-mnist, n_train=2000, n_test=300]" in text
     assert "pca-knn" in text  # the suite's banner
     html = (page / "index.html").read_text()
     assert "Neighbourhoods (plugin task)" in html and "neighbour_agreement" in html

@@ -32,7 +32,7 @@ def test_fid_records_its_feature_space_and_protocol(tmp_path):
     assert all(v > 0 and math.isfinite(v) for v in rec.metrics.values())  # the bootstrap std too: the page's ±
     assert rec.metrics["fid_T2_std"] < rec.metrics["fid_T2"]
     d = rec.task["details"]
-    assert d["uncertainty"] == "std over 10 bootstrap resamples of the sample features"
+    assert d["uncertainty"] == "std over 10 bootstrap resamples of the generated features"
     assert d["features"] == "fmnist-featnet" and len(d["features_sha256"]) == 64
     assert d["n_samples"] == 16 and d["reference"] == "train" and d["n_reference"] == 500 and d["x_T"] == "random"
     stem = Path(rec.filename()).stem  # the artifacts sit under the record's own name (config key included)
@@ -41,7 +41,8 @@ def test_fid_records_its_feature_space_and_protocol(tmp_path):
 
 def test_recon_and_interp(tmp_path):
     rec = run("recon", tmp_path, overrides=["n_images=8", "steps=2"])
-    assert {"psnr", "psnr_other", "ssim", "mse", "rfid"} <= set(rec.metrics) and rec.metrics["psnr"] > 0
+    assert {"psnr", "psnr_other", "ssim", "mse", "rfid", "rfid_std"} <= set(rec.metrics) and rec.metrics["psnr"] > 0
+    assert 0 < rec.metrics["rfid_std"] < rec.metrics["rfid"]
     rec = run("interp", tmp_path, overrides=["n_pairs=1", "frames=3", "steps=2"])
     assert rec.metrics["step_max_over_mean"] >= 1.0 and rec.metrics["step_mean"] >= 0
     assert rec.metrics["path_span"] >= 0  # the guard against constant paths (one pair: no standard error)
@@ -49,7 +50,7 @@ def test_recon_and_interp(tmp_path):
 
 def test_transfer_trains_in_paired_mode_keyed_separately(tmp_path):
     rec = run("transfer", tmp_path, overrides=["n_images=8", "steps=2"])
-    assert rec.task["mode"] == "paired" and {"fid", "mse", "ssim", "mse_sem", "ssim_sem"} == set(rec.metrics)
+    assert rec.task["mode"] == "paired" and {"fid", "fid_std", "mse", "ssim", "mse_sem", "ssim_sem"} == set(rec.metrics)
     assert workspace.checkpoint_path("dmz", "init", "edges2fashion", 0, "paired").exists()
     with pytest.raises(UsageError, match="paired data set"):
         run("transfer", tmp_path, dataset="fashion-mnist")

@@ -31,3 +31,20 @@ def frechet_distance(a: GaussianStats, b: GaussianStats) -> float:
     eig = np.linalg.eigvals(a.sigma @ b.sigma).astype(np.complex128)
     tr_covmean = float(np.sqrt(eig).real.sum())
     return float(diff @ diff + np.trace(a.sigma) + np.trace(b.sigma) - 2 * tr_covmean)
+
+
+BOOTSTRAP = 10  # resamples behind every FID's uncertainty (docs/metrics.md)
+BOOTSTRAP_MEANING = f"std over {BOOTSTRAP} bootstrap resamples of the generated features"
+
+
+def bootstrap_std(features: torch.Tensor, ref: GaussianStats, resamples: int = BOOTSTRAP, seed: int = 0) -> float:
+    """Std (ddof = 1) of the Frechet distance to ``ref`` over ``resamples`` bootstrap resamples (with replacement, N
+    each) of ``features``, the reference fixed: how much the FID moves with the finite sample. Seeded: a rerun gives
+    the same estimate."""
+    features = torch.as_tensor(features).double().cpu()
+    g = torch.Generator().manual_seed(seed)
+    values = []
+    for _ in range(resamples):
+        pick = torch.randint(len(features), (len(features),), generator=g)
+        values.append(frechet_distance(GaussianStats.of(features[pick]), ref))
+    return float(np.std(values, ddof=1))
