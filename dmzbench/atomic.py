@@ -90,11 +90,12 @@ class CorruptCheckpoint(Exception):
     pass
 
 
-def _payload(raw: bytes) -> bytes:
-    """The torch.save payload of a checkpoint file's bytes, after checking its header and content hash."""
-    head = len(CHECKPOINT_MAGIC)
-    if not raw.startswith(CHECKPOINT_MAGIC) or len(raw) < head + 32:
-        raise CorruptCheckpoint("not a dmzbench checkpoint (no header)")
+def payload_of(raw: bytes, magic: bytes = CHECKPOINT_MAGIC) -> bytes:
+    """The torch.save payload of a hashed file's bytes (a checkpoint; a feature cache with its own ``magic``), after
+    checking its header and content hash."""
+    head = len(magic)
+    if not raw.startswith(magic) or len(raw) < head + 32:
+        raise CorruptCheckpoint("no dmzbench header: empty, truncated or not written by dmzbench")
     digest, payload = raw[head : head + 32], raw[head + 32 :]
     if hashlib.sha256(payload).digest() != digest:
         raise CorruptCheckpoint("content hash mismatch (truncated or corrupted)")
@@ -103,14 +104,14 @@ def _payload(raw: bytes) -> bytes:
 
 def checkpoint_is_intact(path: str | os.PathLike) -> bool:
     try:
-        _payload(Path(path).read_bytes())
+        payload_of(Path(path).read_bytes())
     except (OSError, CorruptCheckpoint):
         return False
     return True
 
 
 def load_checkpoint_file(path: str | os.PathLike) -> Any:
-    return torch.load(io.BytesIO(_payload(Path(path).read_bytes())), map_location="cpu", weights_only=False)
+    return torch.load(io.BytesIO(payload_of(Path(path).read_bytes())), map_location="cpu", weights_only=False)
 
 
 def sha256_file(path: str | os.PathLike) -> str:

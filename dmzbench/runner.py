@@ -27,6 +27,7 @@ from dmzbench.checkpoints import checkpoint_meta, has_checkpoint, load_checkpoin
 from dmzbench.config import apply_overrides
 from dmzbench.errors import DmzbenchError, UsageError, did_you_mean
 from dmzbench.features import feature_cache, no_features
+from dmzbench.outputs import checked
 from dmzbench.presets import record_settings
 from dmzbench.presets import resolve as resolve_preset
 from dmzbench.records import (ResultRecord, config_key, dataset_section, model_section, reproduce_command, run_stem,
@@ -162,7 +163,8 @@ def obtain(key: ModelSpec, *, loaded_data: ImageData | None = None, stop_after_t
                 raise DmzbenchError(f"training of {name}/{preset} stopped early; run the same command to resume")
     module.to(key.device).eval()
     return LoadedModel(
-        name, preset, baseline, module, baseline.adapter(module, preset, spec), path, sha256_file(path), summaries,
+        name, preset, baseline, module, checked(baseline.adapter(module, preset, spec), name), path, sha256_file(path),
+        summaries,
         time.monotonic() - t0, meta["dependencies"],
     )
 
@@ -210,7 +212,7 @@ def execute(run: RunSpec) -> ResultRecord | None:
     # (never faked) before any training is spent on it.
     spec = data.spec_of(run.dataset)
     untrained = build_seeded(baseline, run.preset, spec, run.seed)
-    untrained_adapter = baseline.adapter(untrained, run.preset, spec)
+    untrained_adapter = checked(baseline.adapter(untrained, run.preset, spec), run.model)
     info = untrained_adapter.info
     missing = [cap for cap in sorted(requires) if not can(untrained_adapter, cap)]
     if not missing and "encode" in requires:
@@ -232,7 +234,8 @@ def execute(run: RunSpec) -> ResultRecord | None:
     out_dir = run.results_dir / run.task / "artifacts" / run_stem(run.model, run.preset, run.dataset, run.seed,
                                                                    config_key(task_record))
     ctx = TaskContext(device=run.device, seed=run.seed, output_dir=out_dir,
-                      cached_features=(feature_cache(loaded.adapter, loaded.checkpoint_sha256, images, run.device)
+                      cached_features=(feature_cache(loaded.adapter, loaded.checkpoint_sha256, images, run.device,
+                                                     log=lambda msg: console.print(msg, highlight=False))
                                        if loaded else no_features),
                       log=lambda msg: console.print(msg))
 
