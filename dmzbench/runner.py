@@ -235,7 +235,7 @@ def execute(run: RunSpec) -> ResultRecord | None:
                                                                    config_key(task_record))
     ctx = TaskContext(device=run.device, seed=run.seed, output_dir=out_dir,
                       cached_features=(feature_cache(loaded.adapter, loaded.checkpoint_sha256, images, run.device,
-                                                     log=lambda msg: console.print(msg, highlight=False))
+                                                     log=lambda msg: console.print(msg, highlight=False, soft_wrap=True))
                                        if loaded else no_features),
                       log=lambda msg: console.print(msg))
 

@@ -3,7 +3,6 @@ scored method x each fault, at the command line, through the task that scores it
 the method and what was wrong, exit 1, no traceback, no record."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
