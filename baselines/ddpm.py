@@ -19,7 +19,7 @@ from dmzbench.diffusion import GaussianDiffusion, named_betas
 from dmzbench.diffusion.sampling import ddim_sample
 from dmzbench.nn.adm_presets import ADM_SHAPES, ADMShape, unet_config
 from dmzbench.nn.adm_unet import ADMUNet
-from dmzbench.presets import resolve
+from dmzbench.presets import check_fields, resolve
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,6 +31,11 @@ class DDPMConfig(ADMShape):
     lr: float
     ema: float
     flip: bool
+
+    def __post_init__(self) -> None:
+        check_fields(self, positive=("channels", "channel_mult", "num_res_blocks", "attention_resolutions",
+                                     "batch_size", "lr"),
+                     non_negative=("steps",), nonempty=("channel_mult",), fractions=("dropout", "ema"))
 
 
 def _preset(shape: str, **training) -> DDPMConfig:

@@ -67,9 +67,10 @@ def _save(path: Path, key: str, feats: torch.Tensor) -> None:
     write_bytes(path, FEATURES_MAGIC + hashlib.sha256(payload).digest() + payload)
 
 
-def load_verified(path: Path, key: str, shape: tuple[int, int], log: Callable[[str], None]) -> torch.Tensor | None:
-    """The cached features at ``path`` when they pass every check (header and content hash, the cache key, the shape,
-    finite values); None when there is no file or it failed (then it is set aside and a line is logged)."""
+def load_verified(path: Path, key: str, shape: tuple[int, int] | None,
+                  log: Callable[[str], None]) -> torch.Tensor | None:
+    """The cached features at ``path`` when they pass every check (header and content hash, the cache key, the shape
+    unless None, finite values); None when there is no file or it failed (then it is set aside and a line is logged)."""
     if path.is_dir():
         raise DmzbenchError(f"the feature cache {path} is a directory, not a file; remove it (rm -r '{path}') and run "
                             "the same command again")
@@ -102,8 +103,35 @@ def _problem(obj: object, key: str, shape: tuple[int, int]) -> str | None:
     if obj.get("key") != key:
         return f"made for another model, data set or split (key {str(obj.get('key'))[:12]}...)"
     feats = obj["features"]
-    if tuple(feats.shape) != shape:
+    if feats.ndim != 2 or shape is not None and tuple(feats.shape) != shape:
         return f"shape {tuple(feats.shape)}, expected {shape}"
     if not torch.isfinite(feats).all():
         return "non-finite values"
     return None
+
+
+REFERENCE_CHUNK = 10_000  # images per extraction call of a reference set: a progress line between chunks
+
+
+def reference_features(images_uint8: torch.Tensor, space_sha256: str, space_name: str,
+                       extract: Callable[[torch.Tensor], torch.Tensor],
+                       log: Callable[[str], None] = print) -> torch.Tensor:
+    """``extract``'s features of a reference image set (FID's training split: 60k images, minutes on a CPU), computed
+    once per (image bytes, feature space and its weights' sha256) and kept in the feature cache, verified like
+    ``feature_cache``'s files. Extraction reports progress chunk by chunk."""
+    digest = hashlib.sha256(f"{tuple(images_uint8.shape)}:{images_uint8.dtype}".encode())
+    digest.update(images_uint8.contiguous().numpy().tobytes())
+    key = sha256_json({"reference": digest.hexdigest(), "space": space_name, "space_sha256": space_sha256})[:32]
+    path = workspace.features_path(key)
+    feats = load_verified(path, key, None, log)
+    if feats is not None:
+        return feats
+    n = len(images_uint8)
+    out = []
+    for i in range(0, n, REFERENCE_CHUNK):
+        out.append(extract(images_uint8[i : i + REFERENCE_CHUNK]).float().cpu())
+        if n > REFERENCE_CHUNK:
+            log(f"reference features ({space_name}): {min(i + REFERENCE_CHUNK, n):,}/{n:,} images")
+    feats = torch.cat(out)
+    _save(path, key, feats)
+    return feats

@@ -24,13 +24,18 @@ from dmzbench.leaderboard_html import html_page, plots
 def markdown_table(table: Table) -> str:
     reasons = skip_reasons(table)
     cols = table.shown()
-    lines = ["| # | model | preset | " + " | ".join(header(table, j) for j in cols) + " |",
+    lines = ["| # | model | preset | " + " | ".join(_cell_md(header(table, j)) for j in cols) + " |",
              "|" + "---|" * (3 + len(cols))]
     for i, row in enumerate(table.rows):
         rank = "ctrl" if row.control else row.rank
-        lines.append(f"| {rank} | {row.model} | {row_label(row)} | "
-                     + " | ".join(cell_text(table, i, j, reasons) for j in cols) + " |")
+        lines.append(f"| {rank} | {_cell_md(row.model)} | {_cell_md(row_label(row))} | "
+                     + " | ".join(_cell_md(cell_text(table, i, j, reasons)) for j in cols) + " |")
     return "\n".join(lines)
+
+
+def _cell_md(text: object) -> str:
+    """A table cell's text with its ``|`` escaped: a plugin named ``a|b`` must not add a column."""
+    return str(text).replace("|", "\\|")
 
 
 def markdown(board: Board, title: str | None = None, preamble: str | None = None) -> str:

@@ -30,8 +30,8 @@ from dmzbench.features import feature_cache, no_features
 from dmzbench.outputs import checked
 from dmzbench.presets import record_settings
 from dmzbench.presets import resolve as resolve_preset
-from dmzbench.records import (ResultRecord, config_key, dataset_section, model_section, reproduce_command, run_stem,
-                              task_section, timings_section)
+from dmzbench.records import (ResultRecord, config_key, dataset_section, metric_values, model_section,
+                              reproduce_command, run_stem, task_section, timings_section)
 from dmzbench.train import CHECKPOINT_FORMAT, StageSummary, Trainer, train_summary
 
 console = Console(stderr=True)
@@ -263,7 +263,7 @@ def execute(run: RunSpec) -> ResultRecord | None:
         dataset=dataset_section(run.dataset, images.split_sizes, images.source, data.content_sha256(images),
                                 images.preprocessing),
         seed=run.seed,
-        metrics={k: float(v) for k, v in metrics.items()},
+        metrics=metric_values(run.task, metrics),
         timings=timings_section(loaded.seconds if loaded else 0.0, time.monotonic() - t_task, time.monotonic() - t0),
         train=train_summary(loaded.summaries if loaded else []),
         device=workspace.device_name(run.device),
