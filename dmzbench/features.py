@@ -1,5 +1,11 @@
 """The feature cache: a model's ``encode`` features of a data set's split, computed once per (checkpoint content, data
-set, split) and kept on disk under the workspace (``dmzbench.workspace.features_path``)."""
+set, split), and FID's reference features, computed once per (image bytes, feature space), kept on disk under the
+workspace (``dmzbench.workspace.features_path``).
+
+A cached number is only as good as the file it came from: a bit-flipped file once gave a plugin task 16.69 instead of
+29.02, another model's file 11.16, both with exit 0. So each file carries a header, the sha256 of its payload and its
+own cache key, and is checked (hash, key, shape, finite values) before it is used; one that fails is set aside as
+``<key>.pt.damaged`` (kept for inspection, like a damaged checkpoint) and recomputed, with a warning line."""
 
 from __future__ import annotations
 
