@@ -162,9 +162,9 @@ def obtain(key: ModelSpec, *, loaded_data: ImageData | None = None, stop_after_t
             if not finished:
                 raise DmzbenchError(f"training of {name}/{preset} stopped early; run the same command to resume")
     module.to(key.device).eval()
+    adapter = checked(baseline.adapter(module, preset, spec), name)  # tasks score only checked outputs (outputs.py)
     return LoadedModel(
-        name, preset, baseline, module, checked(baseline.adapter(module, preset, spec), name), path, sha256_file(path),
-        summaries,
+        name, preset, baseline, module, adapter, path, sha256_file(path), summaries,
         time.monotonic() - t0, meta["dependencies"],
     )
 
