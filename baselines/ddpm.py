@@ -19,7 +19,7 @@ from dmzbench.diffusion import GaussianDiffusion, named_betas
 from dmzbench.diffusion.sampling import ddim_sample
 from dmzbench.nn.adm_presets import ADM_SHAPES, ADMShape, unet_config
 from dmzbench.nn.adm_unet import ADMUNet
-from dmzbench.presets import omit_default, resolve
+from dmzbench.presets import check_fields, omit_default, resolve
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,6 +32,11 @@ class DDPMConfig(ADMShape):
     ema: float
     flip: bool
     snapshots: tuple[int, ...] = omit_default(())  # first-stage steps kept as shorter runs' checkpoints
+
+    def __post_init__(self) -> None:
+        check_fields(self, positive=("channels", "channel_mult", "num_res_blocks", "attention_resolutions",
+                                     "batch_size", "lr"),
+                     non_negative=("steps",), nonempty=("channel_mult",), fractions=("dropout", "ema"))
 
 
 def _preset(shape: str, **training) -> DDPMConfig:

@@ -41,7 +41,7 @@ from dmzbench.nn.adm_presets import unet_config
 from dmzbench.nn.adm_unet import ADMUNet
 from dmzbench.nn.latent_diffusion import latent_stage, spatial_latent_diffusion
 from dmzbench.nn.perceptual import load_lpips, lpips_status
-from dmzbench.presets import config_dict, omit_default, resolve, resolve_for
+from dmzbench.presets import check_fields, config_dict, omit_default, resolve, resolve_for
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,6 +75,15 @@ class DGAEConfig:
     final_lr: float | None
     stats_images: int | None
     snapshots: tuple[int, ...] = omit_default(())  # first-stage steps kept as shorter runs' checkpoints
+
+    def __post_init__(self) -> None:
+        check_fields(self, positive=("image_size", "enc_widths", "enc_layers", "latent_channels", "channels",
+                                     "channel_mult", "num_res_blocks", "attention_resolutions", "batch_size", "lr",
+                                     "ldm_widths", "ldm_layers", "latent_batch", "latent_lr", "final_lr",
+                                     "stats_images"),
+                     non_negative=("steps", "latent_steps", "warmup_steps", "kl_weight", "perceptual_weight",
+                                   "weight_decay"),
+                     nonempty=("enc_widths", "channel_mult", "ldm_widths"), fractions=("dropout", "ema"))
 
 
 SMOKE = DGAEConfig(

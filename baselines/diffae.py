@@ -34,7 +34,7 @@ from dmzbench.diffusion import GaussianDiffusion, named_betas
 from dmzbench.nn.adm_presets import unet_config
 from dmzbench.nn.adm_unet import ADMEncoder, ADMUNet
 from dmzbench.nn.latent_diffusion import LatentDiffusion, LatentMLPSkip, autoencoder_then_latent
-from dmzbench.presets import omit_default, resolve_for
+from dmzbench.presets import check_fields, omit_default, resolve_for
 
 INTERP_INVERT_STEPS = 250  # interpolate.ipynb: encode_stochastic(..., T=250), render(..., T=20)
 
@@ -67,6 +67,14 @@ class DiffAEConfig:
     flip: bool
     stats_images: int | None
     snapshots: tuple[int, ...] = omit_default(())  # first-stage steps kept as shorter runs' checkpoints
+
+    def __post_init__(self) -> None:
+        check_fields(self, positive=("image_size", "channels", "channel_mult", "num_res_blocks",
+                                     "attention_resolutions", "emb_dim", "z_dim", "enc_mult", "enc_res_blocks",
+                                     "latent_hidden", "latent_layers", "batch_size", "lr", "latent_batch",
+                                     "latent_lr", "stats_images"),
+                     non_negative=("steps", "latent_steps", "latent_weight_decay"),
+                     nonempty=("channel_mult", "enc_mult"), fractions=("dropout", "ema"))
 
 
 SMOKE = DiffAEConfig(

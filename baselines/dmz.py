@@ -50,7 +50,7 @@ from dmzbench.api import Baseline, DataSpec, ModelInfo, TrainStage
 from dmzbench.diffusion import GaussianDiffusion, named_betas
 from dmzbench.diffusion.sampling import ancestral_sample
 from dmzbench.diffusion.timesteps import LossSecondMomentSampler
-from dmzbench.presets import omit_default, resolve_for
+from dmzbench.presets import check_fields, omit_default, resolve_for
 
 NUM_TIMESTEPS = 1000
 
@@ -242,6 +242,13 @@ class DMZConfig:
     attention_levels: tuple[int, ...] = omit_default(())
     # steps of the first training stage at which training also keeps the checkpoint of that shorter run (dmzbench/snapshots.py)
     snapshots: tuple[int, ...] = omit_default(())
+
+    def __post_init__(self) -> None:
+        check_fields(self, positive=("image_size", "bits", "encoder_widths", "channels", "channel_mult",
+                                     "layers_per_block", "heads", "batch_size", "lr"),
+                     non_negative=("steps",), nonempty=("channel_mult", "cross_attention_levels"),
+                     fractions=("dropout", "input_perturbation", "ema"),
+                     levels=("cross_attention_levels", "attention_levels"), depth_of="channel_mult")
 
 
 _PAPER = DMZConfig(  # official 32 px configuration (CIFAR-10): 68.6M UNet parameters

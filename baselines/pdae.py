@@ -48,7 +48,7 @@ from dmzbench.diffusion.gaussian import extract
 from dmzbench.nn.adm_presets import ADM_SHAPES, ADMShape, unet_config
 from dmzbench.nn.adm_unet import ADMUNet, AttentionBlock, norm
 from dmzbench.nn.latent_diffusion import LatentDiffusion, LatentMLPSkip, autoencoder_then_latent
-from dmzbench.presets import omit_default, parse_preset, resolve
+from dmzbench.presets import check_fields, omit_default, parse_preset, resolve
 
 STOP_PERCENT = 0.3  # latent_diffusion_sample: G is dropped at sampler indices i with i - 1 < int(0.3 * K) (of K..1)
 RECON_INVERT_STEPS = 1000  # autoencoding_eval.py: ddim1000 to encode x_T, ddim100 to decode
@@ -75,6 +75,11 @@ class PDAEConfig:
     flip: bool
     stats_images: int | None
     snapshots: tuple[int, ...] = omit_default(())  # first-stage steps kept as shorter runs' checkpoints
+
+    def __post_init__(self) -> None:
+        check_fields(self, positive=("enc_width", "z_dim", "latent_hidden", "latent_layers", "batch_size", "lr",
+                                     "latent_batch", "latent_lr", "stats_images"),
+                     non_negative=("steps", "latent_steps"), fractions=("ema",))
 
 
 SMOKE = PDAEConfig(enc_width=32, z_dim=512, latent_hidden=256, latent_layers=4, steps=45, batch_size=32, lr=2e-4,

@@ -40,7 +40,7 @@ from dmzbench.augment import maybe_flipped
 from dmzbench.api import Baseline, DataSpec, TrainStage
 from dmzbench.nn.latent_diffusion import latent_stage, spatial_latent_diffusion
 from dmzbench.nn.perceptual import load_lpips, lpips_status
-from dmzbench.presets import config_dict, omit_default, resolve, resolve_for
+from dmzbench.presets import check_fields, config_dict, omit_default, resolve, resolve_for
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,6 +74,14 @@ class SDVAEConfig:
     stats_images: int | None
     latent_warmup: int
     snapshots: tuple[int, ...] = omit_default(())  # first-stage steps kept as shorter runs' checkpoints
+
+    def __post_init__(self) -> None:
+        check_fields(self, positive=("image_size", "widths", "layers_per_block", "latent_channels", "disc_width",
+                                     "batch_size", "ldm_widths", "ldm_layers", "latent_batch", "latent_lr",
+                                     "stats_images"),
+                     non_negative=("disc_layers", "kl_weight", "disc_weight", "disc_start", "steps", "latent_steps",
+                                   "latent_warmup"),
+                     nonempty=("widths", "ldm_widths"), fractions=("ema",))
 
     @property
     def lr(self) -> float:

@@ -370,28 +370,25 @@ class Metric:
 
 @runtime_checkable
 class Task(Protocol):
-    """Registered under the ``dmzbench.tasks`` entry-point group."""
+    """Registered under the ``dmzbench.tasks`` entry-point group (or found by ``--import``: a class with a ``name``,
+    ``version``, ``Config`` and ``run``). These members are required; every other declaration is optional and listed,
+    with its default, in ``TaskDefaults`` (docs/adding-a-task.md)."""
 
     name: ClassVar[str]
-    version: ClassVar[str]
+    version: ClassVar[str]  # part of the record's config key: bump it when the task computes something else
     Config: ClassVar[type]  # a dataclass with defaults; ``-o key=value`` sets its fields
     default_dataset: ClassVar[str]
-    requires: ClassVar[frozenset[str]]  # adapter capabilities: "encode", "reconstruct", "generate", "interpolate"
-    training_mode: ClassVar[str]  # "" (the model as trained on the data set) or "paired" (encoder sees the source domain)
-    # The leaderboard reads these (a task without them still runs; its page column then has no direction):
-    group: ClassVar[str]  # the page section, e.g. "Representation"; tasks sharing it share a table
-    position: ClassVar[float]  # order on the page (sections by their first task); plugins default to the end
-    metrics: ClassVar[tuple[Metric, ...]]  # the first shown, rankable one is the task's headline
-    artifacts: ClassVar[Mapping[str, str]]  # file-name pattern of a saved PNG -> its caption on the page
+    # adapter capabilities: "encode", "reconstruct", "generate", "interpolate", "decode", "encode_sample" (with a
+    # ``needs`` declaration, the one for the run's config)
+    requires: ClassVar[frozenset[str]]
 
     def run(self, adapter: ModelAdapter, data: ImageData, config: Any, ctx: TaskContext) -> dict[str, float]: ...
 
-    # Optional declarations, with their defaults in ``TaskDefaults`` (a task may inherit it, or declare only what it
-    # needs; the core reads them through ``task_needs``, ``validate_task`` and ``task_declaration``).
-
 
 class TaskDefaults:
-    """A task's optional declarations and their defaults (``Task`` lists the required ones)."""
+    """A task's optional declarations and their defaults (``Task`` lists the required ones). A task may inherit it, or
+    declare only what it needs; the core reads them through ``task_declaration``, ``task_needs`` and
+    ``validate_task``, never as attributes of the task."""
 
     training_mode: ClassVar[str] = ""  # "" (the model as trained on the data set) or "paired"
     # What a data set must ``provide`` beyond images and labels (e.g. {"attributes"}), so that a set that does not is
@@ -406,11 +403,11 @@ class TaskDefaults:
     # ``cost(config, info, invert_steps) -> budget.TaskCost`` (a staticmethod): what the suite budget plans with;
     # None: the budget's flat estimate for an undeclared task.
     cost: ClassVar[Callable[..., Any] | None] = None
-    # The leaderboard's (a task without them still runs; its page column then has no direction): None = its own name
-    group: ClassVar[str | None] = None
-    position: ClassVar[float] = 1000.0  # plugins default to the end
-    metrics: ClassVar[tuple[Metric, ...]] = ()
-    artifacts: ClassVar[Mapping[str, str]] = {}
+    # The leaderboard's (a task without them still runs; its page column then has no direction):
+    group: ClassVar[str | None] = None  # the page section, e.g. "Representation"; None = the task's own name
+    position: ClassVar[float] = 1000.0  # order on the page (sections by their first task); plugins default to the end
+    metrics: ClassVar[tuple[Metric, ...]] = ()  # the first shown, rankable one is the task's headline
+    artifacts: ClassVar[Mapping[str, str]] = {}  # file-name pattern of a saved PNG -> its caption on the page
 
 
 _TASK_OPTIONAL = frozenset(k for k in vars(TaskDefaults) if not k.startswith("_"))

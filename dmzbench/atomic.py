@@ -26,6 +26,7 @@ def write_bytes(path: str | os.PathLike, data: bytes, keep_previous: bool = Fals
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would make records and pages private to their writer
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -43,6 +44,20 @@ def write_bytes(path: str | os.PathLike, data: bytes, keep_previous: bool = Fals
             Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux shows it (os.umask can only be read by setting it,
+    which would race with other threads creating files)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def previous(path: Path) -> Path:
@@ -90,11 +105,12 @@ class CorruptCheckpoint(Exception):
     pass
 
 
-def _payload(raw: bytes) -> bytes:
-    """The torch.save payload of a checkpoint file's bytes, after checking its header and content hash."""
-    head = len(CHECKPOINT_MAGIC)
-    if not raw.startswith(CHECKPOINT_MAGIC) or len(raw) < head + 32:
-        raise CorruptCheckpoint("not a dmzbench checkpoint (no header)")
+def payload_of(raw: bytes, magic: bytes = CHECKPOINT_MAGIC) -> bytes:
+    """The torch.save payload of a hashed file's bytes (a checkpoint; a feature cache with its own ``magic``), after
+    checking its header and content hash."""
+    head = len(magic)
+    if not raw.startswith(magic) or len(raw) < head + 32:
+        raise CorruptCheckpoint("no dmzbench header: empty, truncated or not written by dmzbench")
     digest, payload = raw[head : head + 32], raw[head + 32 :]
     if hashlib.sha256(payload).digest() != digest:
         raise CorruptCheckpoint("content hash mismatch (truncated or corrupted)")
@@ -103,14 +119,14 @@ def _payload(raw: bytes) -> bytes:
 
 def checkpoint_is_intact(path: str | os.PathLike) -> bool:
     try:
-        _payload(Path(path).read_bytes())
+        payload_of(Path(path).read_bytes())
     except (OSError, CorruptCheckpoint):
         return False
     return True
 
 
 def load_checkpoint_file(path: str | os.PathLike) -> Any:
-    return torch.load(io.BytesIO(_payload(Path(path).read_bytes())), map_location="cpu", weights_only=False)
+    return torch.load(io.BytesIO(payload_of(Path(path).read_bytes())), map_location="cpu", weights_only=False)
 
 
 def sha256_file(path: str | os.PathLike) -> str:

@@ -108,10 +108,12 @@ def load_runs(results: Path) -> list[Run]:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise DmzbenchError(f"{path} is not a complete result record (missing or malformed {exc}); delete it or "
                                 "re-run its task") from None
-        for metric, value in run.metrics.items():
+        for metric, value in list(run.metrics.items()):
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
                 raise DmzbenchError(f"{path}: metric {metric} is {value!r}, not a number; delete the record or re-run "
                                     "its task")
+            if value is None or not math.isfinite(value):  # no number: its cell shows as not run, never ranked/plotted
+                del run.metrics[metric]
         ident = (run.task, run.model, run.preset, run.dataset, run.key, run.seed)
         if ident not in latest or rec.get("created_at", "") >= latest[ident].record.get("created_at", ""):
             latest[ident] = run

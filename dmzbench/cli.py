@@ -256,8 +256,8 @@ def suite(
     from dmzbench import budget, runner, suite_run, suites, workspace
 
     chosen = suites.get(name)
-    if budget_s is not None and budget_s <= 0:
-        raise UsageError(f"--budget must be a positive number of seconds, got {budget_s:g}")
+    if budget_s is not None and not 0 < budget_s < float("inf"):  # nan fails every comparison: refused too
+        raise UsageError(f"--budget must be a positive, finite number of seconds, got {budget_s:g}")
     _check_seed(seed)
     seed_list = _parse_seeds(seeds) if seeds else [seed]
     groups = [g for s in seed_list

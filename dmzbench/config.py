@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from typing import Any
@@ -30,10 +31,15 @@ def _coerce(key: str, raw: str, annotation: Any) -> Any:
     try:
         if annotation is bool:
             return _BOOL[raw.lower()]
-        if annotation in (int, float, str):
+        if annotation is float:
+            value = float(raw)
+            if not math.isfinite(value):  # nan/inf pass float() but no rate, weight or size is either
+                raise ValueError(raw)
+            return value
+        if annotation in (int, str):
             return annotation(raw)
     except (ValueError, KeyError):
-        kind = {bool: "true or false", int: "an integer", float: "a number"}.get(annotation, str(annotation))
+        kind = {bool: "true or false", int: "an integer", float: "a finite number"}.get(annotation, str(annotation))
         raise UsageError(f"option {key}={raw!r} must be {kind}") from None
     raise UsageError(f"option {key} has a type ({annotation}) that cannot be set from the command line")
 

@@ -26,13 +26,18 @@ from dmzbench.leaderboard_html import html_page, plots
 def markdown_table(table: Table) -> str:
     reasons = skip_reasons(table)
     cols = shown_columns(table)
-    lines = ["| # | model | preset | " + " | ".join(shown_header(table, c) for c in cols) + " |",
+    lines = ["| # | model | preset | " + " | ".join(_cell_md(shown_header(table, c)) for c in cols) + " |",
              "|" + "---|" * (3 + len(cols))]
     for i, row in enumerate(table.rows):
         rank = "ctrl" if row.control else row.rank
-        lines.append(f"| {rank} | {row.model} | {row_label(row)} | "
-                     + " | ".join(shown_text(table, i, c, reasons) for c in cols) + " |")
+        lines.append(f"| {rank} | {_cell_md(row.model)} | {_cell_md(row_label(row))} | "
+                     + " | ".join(_cell_md(shown_text(table, i, c, reasons)) for c in cols) + " |")
     return "\n".join(lines)
+
+
+def _cell_md(text: object) -> str:
+    """A table cell's text with its ``|`` escaped: a plugin named ``a|b`` must not add a column."""
+    return str(text).replace("|", "\\|")
 
 
 def results_from(results: Path | None, out: Path | None) -> str:

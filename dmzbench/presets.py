@@ -14,6 +14,7 @@ they only cannot take settings.
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from collections.abc import Mapping
 from typing import Any
@@ -199,3 +200,42 @@ def resolve_for(baseline: Any, preset: str, spec: Any) -> Any:
     cfg = resolve(baseline, preset)
     check_image_size(cfg, spec, preset)
     return cfg
+
+
+# ------------------------------------------------------------------------------------------------ field validation
+# Each family's typed preset checks its own fields in ``__post_init__`` with these, so a bad model setting (``-m
+# heads=0``, ``-m channel_mult=``, ``-m cross_attention_levels=7``) is one line before any data is loaded, not a
+# traceback from deep inside the network's constructor or a model that trains but cannot work. ``resolve_preset``
+# turns their ValueError into the usage error ``preset P of M: <what>``.
+def check_fields(cfg: Any, *, positive: tuple[str, ...] = (), non_negative: tuple[str, ...] = (),
+                 nonempty: tuple[str, ...] = (), fractions: tuple[str, ...] = (),
+                 levels: tuple[str, ...] = (), depth_of: str = "") -> None:
+    """``positive``: numbers (or each item of a tuple) > 0 (None = the default); ``non_negative``: >= 0 (a stage of 0
+    steps is skipped); ``nonempty``: tuples with at least one item; ``fractions``: in [0, 1]; ``levels``: tuples of
+    UNet level indices within ``len(getattr(cfg, depth_of))``. Every float field must be finite."""
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        items = value if isinstance(value, (tuple, list)) else [value]
+        if any(isinstance(v, float) and not math.isfinite(v) for v in items):
+            raise ValueError(f"{f.name}={render(value)} must be a finite number")
+    for name in positive:
+        value = getattr(cfg, name)
+        items = value if isinstance(value, (tuple, list)) else [value]
+        if any(v is not None and v <= 0 for v in items):
+            raise ValueError(f"{name}={render(value)} must be positive")
+    for name in non_negative:
+        if (getattr(cfg, name) or 0) < 0:
+            raise ValueError(f"{name}={render(getattr(cfg, name))} must not be negative")
+    for name in nonempty:
+        if not getattr(cfg, name):
+            raise ValueError(f"{name} is empty; give at least one value ({name}=1,2)")
+    for name in fractions:
+        value = getattr(cfg, name)
+        if value is not None and not 0 <= value <= 1:
+            raise ValueError(f"{name}={render(value)} must lie in [0, 1]")
+    depth = len(getattr(cfg, depth_of)) if depth_of else 0
+    for name in levels:
+        outside = [v for v in getattr(cfg, name) if not 0 <= v < depth]
+        if outside:
+            raise ValueError(f"{name}={render(getattr(cfg, name))}: level {outside[0]} is outside the UNet's "
+                             f"{depth} levels (0..{depth - 1}, one per {depth_of} entry)")

@@ -14,8 +14,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from dmzbench import __version__
-from dmzbench.atomic import sha256_json, write_json
+from dmzbench import __version__, registry
+from dmzbench.atomic import sha256_file, sha256_json, write_json
 from dmzbench.errors import DmzbenchError
 
 SCHEMA_VERSION = 1
@@ -54,19 +54,35 @@ class ResultRecord:
         return f"{self.task['name']}/{stem}.json"
 
     def write(self, results_dir: Path) -> Path:
-        return write_json(Path(results_dir) / self.filename(), self.to_dict())
+        """Write the record atomically. When it cannot be written (a full disk, a folder made read-only during the
+        task), the computed result is not thrown away: it goes to stdout as JSON, and the error says so."""
+        path = Path(results_dir) / self.filename()
+        try:
+            return write_json(path, self.to_dict())
+        except DmzbenchError as exc:
+            print(json.dumps(self.to_dict(), indent=2), flush=True)
+            raise DmzbenchError(f"{exc} -- the record is printed on stdout instead; save it as {path}") from None
 
 
 def task_section(name: str, version: str, config: dict[str, Any], mode: str, source: str) -> dict[str, Any]:
-    """A record's ``task`` before the task ran (its ``details`` are added after): what the comparability key reads."""
-    return {"name": name, "version": version, "config": config, "mode": mode, "source": source}
+    """A record's ``task`` before the task ran (its ``details`` are added after): what the comparability key reads.
+    ``source`` is the distribution that registered the task (its version is recorded) or the ``--import`` file (its
+    sha256 is recorded), so a plugin task's number names the code that made it."""
+    return {"name": name, "version": version, "config": config, "mode": mode, **source_provenance(source)}
+
+
+def source_provenance(source: str) -> dict[str, Any]:
+    """``source`` with the installed version of that distribution, or, for a local ``--import`` file, its sha256."""
+    out: dict[str, Any] = {"source": source, "source_version": distribution_version(source)}
+    if Path(source).is_file():
+        out["source_sha256"] = sha256_file(source)
+    return out
 
 
 def model_section(name: str, family: str, preset: str, checkpoint_sha256: str | None, source: str,
                   info: dict[str, Any], dependencies: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "family": family, "preset": preset, "checkpoint_sha256": checkpoint_sha256, "source": source,
-            "source_version": distribution_version(source), "info": info, "dependencies": dependencies,
-            "config": config}
+    return {"name": name, "family": family, "preset": preset, "checkpoint_sha256": checkpoint_sha256,
+            **source_provenance(source), "info": info, "dependencies": dependencies, "config": config}
 
 
 def dataset_section(name: str, splits: dict[str, int], source: str, content_sha256: str,
@@ -79,10 +95,29 @@ def timings_section(model_s: float, task_s: float, total_s: float) -> dict[str, 
     return {"model_s": round(model_s, 3), "task_s": round(task_s, 3), "total_s": round(total_s, 3)}
 
 
+def metric_values(task: str, metrics: Any) -> dict[str, float]:
+    """A task's result dict as the record's floats; a value that is not a number (None, a string, a tensor of many
+    values) is the task's bug, named in one line rather than a traceback or a record no leaderboard can read. NaN and
+    inf stay (a metric can be undefined); the leaderboard never ranks or plots them."""
+    if not isinstance(metrics, dict):
+        raise DmzbenchError(f"task {task} returned {type(metrics).__name__}, not a dict of metric name -> number; fix "
+                            "the task's run()")
+    out = {}
+    for key, value in metrics.items():
+        try:
+            if isinstance(value, (str, bytes, bool)) or value is None:
+                raise TypeError
+            out[str(key)] = float(value)
+        except (TypeError, ValueError, RuntimeError):
+            raise DmzbenchError(f"task {task} returned metric {key} = {value!r:.60}, not a number; fix the task's "
+                                "run()") from None
+    return out
+
+
 def read_record(path: Path) -> dict[str, Any]:
     try:
         record = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:  # binary garbage is not UTF-8
         raise DmzbenchError(f"{path} is not a readable result record ({exc}); delete it or re-run its task") from None
     if not isinstance(record, dict) or record.get("schema_version") != SCHEMA_VERSION:
         raise DmzbenchError(f"{path} is not a dmzbench result record of schema {SCHEMA_VERSION}; delete it or re-run")
@@ -103,8 +138,12 @@ def run_stem(model: str, preset: str, dataset: str, seed: int, key: str) -> str:
 
 def reproduce_command(model: str, preset: str, task: str, dataset: str, seed: int, overrides: list[str],
                       compile: bool = False) -> str:
-    """The one command that makes this record again (in a dmzbench checkout at the recorded commit)."""
-    args = ["dmzbench", "run", "--model", model, "--preset", preset, "--task", task, "--dataset", dataset,
+    """The one command that makes this record again (in a dmzbench checkout at the recorded commit); a model, task or
+    data set registered from a local file is imported again with ``--import FILE``."""
+    files = [registry.imported_file(kind, name) for kind, name in (("model", model), ("task", task),
+                                                                    ("dataset", dataset))]
+    imports = [a for f in dict.fromkeys(f for f in files if f) for a in ("--import", f)]
+    args = ["dmzbench", *imports, "run", "--model", model, "--preset", preset, "--task", task, "--dataset", dataset,
             "--seed", str(seed)] + [a for o in overrides for a in ("-o", o)] + (["--compile"] if compile else [])
     return shlex.join(args)
 

@@ -79,6 +79,14 @@ def source(kind: str, name: str) -> str:
     return _local[kind][name][1] if name in _local[kind] else _entries(kind)[name].source
 
 
+def imported_file(kind: str, name: str) -> str | None:
+    """The file ``name`` was registered from by ``--import``, or None (an entry point, or registered by hand)."""
+    if name not in _local[kind]:
+        return None
+    source = _local[kind][name][1]
+    return source if Path(source).is_file() else None
+
+
 def import_file(path: str) -> list[str]:
     """``dmzbench --import file.py``: run a local file and register the models (Baseline subclasses with a ``name``),
     tasks (classes with name, version, Config and run) and data sets (classes with name, spec and load) it defines."""

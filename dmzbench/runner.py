@@ -28,11 +28,12 @@ from dmzbench.checkpoints import checkpoint_meta, has_checkpoint, load_checkpoin
 from dmzbench.config import apply_overrides
 from dmzbench.errors import DmzbenchError, UsageError, did_you_mean
 from dmzbench.features import feature_cache, no_features
+from dmzbench.outputs import checked
 from dmzbench.presets import record_settings
 from dmzbench.presets import resolve as resolve_preset
+from dmzbench.records import (ResultRecord, config_key, dataset_section, metric_values, model_section,
+                              reproduce_command, run_stem, task_section, timings_section)
 from dmzbench.snapshots import SnapshotTarget, snapshots_of
-from dmzbench.records import (ResultRecord, config_key, dataset_section, model_section, reproduce_command, run_stem,
-                              task_section, timings_section)
 from dmzbench.train import CHECKPOINT_FORMAT, StageSummary, Trainer, train_summary
 
 console = Console(stderr=True)
@@ -163,8 +164,9 @@ def obtain(key: ModelSpec, *, loaded_data: ImageData | None = None, stop_after_t
             if not finished:
                 raise DmzbenchError(f"training of {name}/{preset} stopped early; run the same command to resume")
     module.to(key.device).eval()
+    adapter = checked(baseline.adapter(module, preset, spec), name)  # tasks score only checked outputs (outputs.py)
     return LoadedModel(
-        name, preset, baseline, module, baseline.adapter(module, preset, spec), path, sha256_file(path), summaries,
+        name, preset, baseline, module, adapter, path, sha256_file(path), summaries,
         time.monotonic() - t0, meta["dependencies"],
     )
 
@@ -234,7 +236,7 @@ def execute(run: RunSpec) -> ResultRecord | None:
     # (never faked) before any training is spent on it.
     spec = data.spec_of(run.dataset)
     untrained = build_seeded(baseline, run.preset, spec, run.seed)
-    untrained_adapter = baseline.adapter(untrained, run.preset, spec)
+    untrained_adapter = checked(baseline.adapter(untrained, run.preset, spec), run.model)
     info = untrained_adapter.info
     missing = [cap for cap in sorted(requires) if not can(untrained_adapter, cap)]
     if not missing and "encode" in requires:
@@ -256,7 +258,8 @@ def execute(run: RunSpec) -> ResultRecord | None:
     out_dir = run.results_dir / run.task / "artifacts" / run_stem(run.model, run.preset, run.dataset, run.seed,
                                                                    config_key(task_record))
     ctx = TaskContext(device=run.device, seed=run.seed, output_dir=out_dir,
-                      cached_features=(feature_cache(loaded.adapter, loaded.checkpoint_sha256, images, run.device)
+                      cached_features=(feature_cache(loaded.adapter, loaded.checkpoint_sha256, images, run.device,
+                                                     log=lambda msg: console.print(msg, highlight=False, soft_wrap=True))
                                        if loaded else no_features),
                       log=lambda msg: console.print(msg))
 
@@ -284,7 +287,7 @@ def execute(run: RunSpec) -> ResultRecord | None:
         dataset=dataset_section(run.dataset, images.split_sizes, images.source, data.content_sha256(images),
                                 images.preprocessing),
         seed=run.seed,
-        metrics={k: float(v) for k, v in metrics.items()},
+        metrics=metric_values(run.task, metrics),
         timings=timings_section(loaded.seconds if loaded else 0.0, time.monotonic() - t_task, time.monotonic() - t0),
         train=train_summary(loaded.summaries if loaded else [])
         | ({"flops": training_flops(loaded, data.spec_of(run.dataset))} if loaded and loaded.summaries else {}),

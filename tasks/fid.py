@@ -13,14 +13,16 @@ rerun gives the same estimate. It measures how much the FID moves with the finit
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
-
 
 from dmzbench.api import ImageData, Metric, ModelAdapter, ModelInfo, TaskContext
 from dmzbench.budget import TaskCost
 from dmzbench.config import at_most
+from dmzbench.features import reference_features
 from dmzbench.images import in_batches, save_grid, to_uint8
+from dmzbench.metrics.features import FeatureSpace
 from dmzbench.metrics.frechet import BOOTSTRAP, BOOTSTRAP_MEANING, GaussianStats, bootstrap_std, frechet_distance
 from dmzbench.tasks.common import FeatureSpaceOptions
 
@@ -41,11 +43,17 @@ class FIDConfig(FeatureSpaceOptions):
             raise ValueError("n_samples must be >= 2, batch_size >= 1 and n_reference >= 0")
         if not self.steps or min(self.steps) < 1:
             raise ValueError(f"steps must be positive sampling-step counts, got {self.steps}")
+        repeated = sorted({s for s in self.steps if self.steps.count(s) > 1})
+        if repeated:  # each count would be sampled and scored again, for the same number
+            raise ValueError(f"steps lists {', '.join(map(str, repeated))} more than once; give each count once")
 
 
-def reference_stats(data: ImageData, split: str, n: int, extract) -> GaussianStats:
+def reference_stats(data: ImageData, split: str, n: int, space: FeatureSpace,
+                    log: Callable[[str], None] = print) -> GaussianStats:
+    """The reference split's statistics; its features come from the feature cache after the first run."""
     images = data.split(split)[0]
-    return GaussianStats.of(extract(images[:n] if n else images))
+    images = images[:n] if n else images
+    return GaussianStats.of(reference_features(images, space.sha256, space.name, space.extract, log))
 
 
 class FID:
@@ -69,7 +77,7 @@ class FID:
 
     def run(self, adapter: ModelAdapter, data: ImageData, config: FIDConfig, ctx: TaskContext) -> dict[str, float]:
         space = config.feature_space(data, ctx.device)
-        ref = reference_stats(data, config.reference, config.n_reference, space.extract)
+        ref = reference_stats(data, config.reference, config.n_reference, space, ctx.log)
         ctx.details.update(space.describe(), n_samples=config.n_samples, reference=config.reference,
                            n_reference=ref.n, sampler=adapter.info.sampler, x_T="random", seed=ctx.seed,
                            uncertainty=BOOTSTRAP_MEANING)

@@ -21,6 +21,7 @@ import torch
 from dmzbench.api import ImageData, Metric, ModelAdapter, ModelInfo, TaskContext, invertible, to_model_range
 from dmzbench.budget import TaskCost
 from dmzbench.config import at_most
+from dmzbench.errors import UsageError
 from dmzbench.images import save_grid, to_uint8
 from dmzbench.metrics.image import with_standard_errors
 from dmzbench.tasks.common import FeatureSpaceOptions
@@ -29,7 +30,7 @@ from dmzbench.tasks.common import FeatureSpaceOptions
 @dataclass(frozen=True)
 class InterpConfig(FeatureSpaceOptions):
     n_pairs: int = 16
-    frames: int = 8
+    frames: int = at_most(8, 1_000)  # one path is decoded as one batch of frames
     steps: int = at_most(20, 10_000)  # sampling steps; a bound stops a typo running for days
     invert_steps: int = 0  # DDIM inversion steps of the endpoints' x_T (DiffAE/PDAE); 0 = the family's official count
     split: Literal["test", "train"] = "test"
@@ -87,11 +88,17 @@ class Interp:
         return TaskCost(denoiser_forwards=config.n_pairs * (config.frames * config.steps + inversion),
                         encoded_images=2 * config.n_pairs, fixed_s=2)
 
+    @staticmethod
+    def validate(data: ImageData, config: InterpConfig) -> None:
+        """Each pair takes two images of the split: refused before any training when the split has too few."""
+        n = data.split_sizes[config.split]
+        if 2 * config.n_pairs > n:
+            raise UsageError(f"option n_pairs={config.n_pairs} needs {2 * config.n_pairs:,} images, the {config.split} "
+                             f"split of {data.spec.name} has {n:,}; use n_pairs={n // 2} or fewer")
+
     def run(self, adapter: ModelAdapter, data: ImageData, config: InterpConfig, ctx: TaskContext) -> dict[str, float]:
         space = config.feature_space(data, ctx.device)
         images = data.split(config.split)[0][: 2 * config.n_pairs]
-        if len(images) < 2 * config.n_pairs:
-            raise ValueError(f"{config.split} split has fewer than {2 * config.n_pairs} images")
         kw = {}
         if invertible(adapter):  # an InvertibleAdapter's interpolate takes invert_steps
             kw["invert_steps"] = config.invert_steps or adapter.invert_steps_for("interp", config.steps)

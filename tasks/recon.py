@@ -30,7 +30,7 @@ from dmzbench.tasks.common import FeatureSpaceOptions, map_images
 
 @dataclass(frozen=True)
 class ReconConfig(FeatureSpaceOptions):
-    n_images: int = 1000
+    n_images: int = at_most(1000, 200_000)  # at most the split's size is used
     steps: int = at_most(100, 10_000)  # sampling steps; a bound stops a typo running for days
     split: Literal["test", "train"] = "test"
     x_T: Literal["both", "random", "inferred"] = "both"

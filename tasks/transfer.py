@@ -36,7 +36,7 @@ DEFAULT_STEPS = {"paired": 100, "bridge": 40}
 @dataclass(frozen=True)
 class TransferConfig(FeatureSpaceOptions):
     protocol: Literal["paired", "bridge"] = "paired"
-    n_images: int = 1000
+    n_images: int = at_most(1000, 200_000)  # at most the test split's size is used
     steps: int = at_most(0, 10_000)  # decode steps; 0 = the protocol's own (paired 100, bridge 40)
     features: str = "pinned"
     inception_weights: str = ""
@@ -45,7 +45,7 @@ class TransferConfig(FeatureSpaceOptions):
     bridge_hidden_dim: int = BridgeSettings.hidden_dim
     bridge_layers: int = BridgeSettings.layers
     bridge_lr: float = BridgeSettings.lr
-    bridge_epochs: int = BridgeSettings.max_epochs
+    bridge_epochs: int = at_most(BridgeSettings.max_epochs, 10_000)  # early stopping usually ends it far sooner
     bridge_batch_size: int = BridgeSettings.batch_size
     bridge_train_images: int = 0  # 0 = every training pair
 
@@ -55,6 +55,8 @@ class TransferConfig(FeatureSpaceOptions):
             raise ValueError("n_images must be >= 2, steps >= 0 (0 = the protocol's own) and batch_size >= 1")
         if min(self.bridge_hidden_dim, self.bridge_epochs, self.bridge_batch_size) < 1 or self.bridge_layers < 0:
             raise ValueError("bridge_hidden_dim, bridge_epochs and bridge_batch_size must be >= 1, bridge_layers >= 0")
+        if not self.bridge_lr > 0:
+            raise ValueError(f"bridge_lr must be a positive learning rate, got {self.bridge_lr}")
         if self.bridge_train_images < 0 or 0 < self.bridge_train_images < 20:
             raise ValueError("bridge_train_images must be 0 (all) or >= 20")
 

@@ -38,10 +38,10 @@ def test_identifiers_are_canonical_and_round_trip():
     dmz = registry.get("model", "dmz")()
     assert with_settings(dmz, "smoke", ["steps=3000", "bits=032"]) == "smoke+bits=32,steps=3000"
     assert with_settings(dmz, "smoke", ["bits=16"]) == "smoke"  # the preset's own value: no new configuration
-    name = with_settings(dmz, "smoke", ["channel_mult=1,2", "lr=1e-3", "dropout=0.1"])
-    assert name == "smoke+channel_mult=1,2,dropout=0.1"  # lr=1e-3 is smoke's own
+    name = with_settings(dmz, "smoke", ["channel_mult=1,2,4", "lr=1e-3", "dropout=0.1"])
+    assert name == "smoke+channel_mult=1,2,4,dropout=0.1"  # lr=1e-3 is smoke's own
     cfg = resolve(dmz, name)
-    assert cfg.channel_mult == (1, 2) and cfg.dropout == 0.1 and cfg.bits == 16
+    assert cfg.channel_mult == (1, 2, 4) and cfg.dropout == 0.1 and cfg.bits == 16
     assert canonical("init", {"flip": False, "image_size": None}) == "init+flip=false,image_size=none"
     assert resolve(dmz, "init+flip=false,image_size=none") == dataclasses.replace(dmz.presets["init"], flip=False)
 

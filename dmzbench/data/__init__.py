@@ -50,10 +50,18 @@ def system_data_dir() -> Path:
     return Path(os.environ.get("DMZBENCH_SYSTEM_DATA") or "/usr/share/datasets")
 
 
+OFFLINE_VALUES = {"1": True, "true": True, "yes": True, "on": True,
+                  "": False, "0": False, "false": False, "no": False, "off": False}
+
+
 def downloads_allowed() -> bool:
-    """False when ``$DMZBENCH_OFFLINE`` is set (to anything but 0/empty): loaders then fail at once with their advice
-    instead of trying the network (the tests set it, so they never download)."""
-    return os.environ.get("DMZBENCH_OFFLINE", "") in ("", "0")
+    """False when ``$DMZBENCH_OFFLINE`` is true (1/true/yes/on): loaders then fail at once with their advice instead of
+    trying the network (the tests set it, so they never download). Unset, empty or 0/false/no/off: online. Any other
+    value is refused, so a typo never silently decides whether the network is used."""
+    raw = os.environ.get("DMZBENCH_OFFLINE", "")
+    if raw.strip().lower() not in OFFLINE_VALUES:
+        raise UsageError(f"DMZBENCH_OFFLINE={raw!r} is not a boolean; set it to 1 (offline) or 0 (online), or unset it")
+    return not OFFLINE_VALUES[raw.strip().lower()]
 
 
 def download_root() -> Path:

@@ -126,8 +126,9 @@ class FashionMNIST:
 
     def _download(self) -> dict[str, Path]:
         target = download_root()
+        allowed = downloads_allowed()  # a DMZBENCH_OFFLINE that is no boolean is its own one-line error
         try:
-            if not downloads_allowed():
+            if not allowed:
                 raise ConnectionError("downloads are off ($DMZBENCH_OFFLINE)")
             download(target)
         except Exception as exc:  # offline, proxy, disk: all end in the same advice
