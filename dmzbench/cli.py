@@ -20,6 +20,7 @@ from rich.table import Table
 
 from dmzbench import __version__, registry
 from dmzbench.errors import DmzbenchError, Interrupted, UsageError, did_you_mean
+from dmzbench.stopping import Watch
 
 app = typer.Typer(
     add_completion=False,
@@ -416,6 +417,7 @@ def main(argv: list[str] | None = None) -> None:
     if debug:
         args.remove("--debug")
     stop_signals = _on_stop_signals(Interrupted.raise_on)  # typer would turn Ctrl-C into a silent exit 130
+    watch = Watch().__enter__()  # ends the process if a signal is not obeyed within seconds (dmzbench/stopping.py)
     try:
         for path in _pop_option(args, "--import"):
             registry.import_file(path)
@@ -434,6 +436,7 @@ def main(argv: list[str] | None = None) -> None:
         err.print("interrupted; checkpoints written so far are kept, run the same command to resume")
         sys.exit(130)
     finally:
+        watch.__exit__()
         _on_stop_signals(stop_signals)
 
 

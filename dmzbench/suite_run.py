@@ -20,7 +20,7 @@ from typing import Any, Callable
 from dmzbench import budget, data, registry, workspace
 from dmzbench.api import can, task_declaration, task_needs
 from dmzbench.config import apply_overrides
-from dmzbench.errors import DmzbenchError
+from dmzbench.errors import DmzbenchError, Interrupted
 from dmzbench.records import SCHEMA_VERSION
 from dmzbench.suites import PlannedRun, RunGroup
 
@@ -154,6 +154,8 @@ def run_budgeted(groups: list[RunGroup], results: Path, device_profile: budget.D
             for run in est.missing:
                 run_one(run)
             outcomes.append(GroupOutcome(group.label, "ran", len(est.missing), est.seconds, time.monotonic() - start))
+        except Interrupted:  # the user stopped the suite, not this group: nothing further starts
+            raise
         except DmzbenchError as exc:  # one broken group must not cost the rest of a GPU lend
             outcomes.append(GroupOutcome(group.label, "failed", len(est.missing), est.seconds,
                                          time.monotonic() - start, str(exc)[:300]))

@@ -27,7 +27,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from dmzbench.api import ImageData, TrainStage, to_model_range
 from dmzbench.atomic import save_checkpoint
-from dmzbench import distributed
+from dmzbench import distributed, stopping
 from dmzbench.errors import DmzbenchError, Interrupted
 from dmzbench.progress import EVERY_S as PROGRESS_EVERY_S
 from dmzbench.progress import LineProgress, training_progress
@@ -104,6 +104,7 @@ class Trainer:
         env = os.environ.get("DMZBENCH_SAVE_EVERY_S")
         self.save_every_s = save_every_s if save_every_s is not None else _seconds(env) if env else SAVE_EVERY_S
         self.clock = time.monotonic  # tests substitute a fake clock
+        self.saved: str | None = None  # what the checkpoint on disk holds, in words ("step 3 of stage 's'")
         self.log_every = log_every
         self.progress = progress
         self.console = console or Console(stderr=True)
@@ -113,19 +114,47 @@ class Trainer:
             torch.backends.cudnn.allow_tf32 = True
 
     # ---------------------------------------------------------------------------------------------------- checkpoint
-    def _save(self, path: Path, model: nn.Module, meta: dict, state: dict) -> None:
+    def _save(self, path: Path, model: nn.Module, meta: dict, state: dict, what: str) -> None:
+        """Write a checkpoint of ``what`` (e.g. "step 3 of stage 's'"), only if its weights are finite: a NaN update
+        must never replace the last good checkpoint (or its ``.prev``)."""
+        bad = _non_finite(model, state.get("ema") or [])
+        if bad:
+            raise DmzbenchError(f"training weights became non-finite ({bad}) by {what}; "
+                                f"{self._kept(path)}; lower the learning rate or check the data")
+        self.saved = what
         if not distributed.is_main():  # rank 0 alone writes
             return
-        save_checkpoint(
-            path,
-            {
-                "format": CHECKPOINT_FORMAT,
-                "meta": meta,
-                "model": model.state_dict(),
-                "rng": {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all()},
-                **state,
-            },
-        )
+        with stopping.saving():  # a stop signal's watch lets the write finish
+            save_checkpoint(
+                path,
+                {
+                    "format": CHECKPOINT_FORMAT,
+                    "meta": meta,
+                    "model": model.state_dict(),
+                    "rng": {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all()},
+                    **state,
+                },
+            )
+
+    def _kept(self, path: Path) -> str:
+        """What the user still has, in words: never a checkpoint that does not exist."""
+        if self.saved is not None and path.exists():
+            return f"the last good checkpoint ({self.saved}) is kept at {path}"
+        return "no checkpoint of this run was written before it"
+
+    def _read_losses(self, pending: list[Tensor], done_steps: int, stage: TrainStage, checkpoint: Path) -> list[float]:
+        """The pending per-step losses as floats (emptying ``pending``), which end at step ``done_steps``; a
+        non-finite one stops training, naming its own step (not the step it was read back at)."""
+        if not pending:
+            return []
+        values = distributed.mean_across_ranks(torch.stack(pending)).tolist()
+        pending.clear()
+        for i, value in enumerate(values):
+            if not math.isfinite(value):
+                at = done_steps - len(values) + i + 1
+                raise DmzbenchError(f"training loss became {value} at step {at} of stage '{stage.name}'; "
+                                    f"{self._kept(checkpoint)}; lower the learning rate or check the data")
+        return values
 
     # ------------------------------------------------------------------------------------------------------ training
     def fit(
@@ -168,6 +197,7 @@ class Trainer:
         rank, world = distributed.world()
         state = resume_state or {"stage_index": 0, "step": 0, "summaries": [], "losses": [], "seconds": 0.0}
         summaries = [StageSummary(**s) for s in state["summaries"]]
+        self.saved = None if resume_state is None else _progress_in_words(stages, state["stage_index"], state["step"])
         images, labels = data.train_images, data.train_labels
         conds = data.train_sources if paired else images
         if self.device.type == "cuda":
@@ -196,7 +226,7 @@ class Trainer:
                 self._save(checkpoint, model, meta, {
                     "done": stage_index + 1 == len(stages), "stage_index": stage_index + 1, "step": 0,
                     "summaries": [asdict(s) for s in summaries], "losses": [], "seconds": 0.0,
-                })
+                }, f"the end of stage '{stage.name}'")
                 resume_state = None
                 continue
             opt = torch.optim.AdamW(params, lr=stage.lr, betas=stage.betas, weight_decay=stage.weight_decay,
@@ -233,22 +263,37 @@ class Trainer:
             with bar:
                 task = bar.add_task(stage.name, total=stage.steps, completed=start, loss="", rate="")
                 for step in range(start, stage.steps):
-                    # Each rank draws its own noise (rank 0's matches a single-process run's) ...
-                    torch.manual_seed(step_seed(seed, stage_index, step, *([rank] if rank else [])))
-                    # ... and takes its shard of the same global batch.
-                    idx = batch_indices(len(images), stage.batch_size, seed, stage_index, step)
-                    idx = idx[rank * shard : (rank + 1) * shard]
-                    x = to_model_range(images[idx.to(images.device)]).to(self.device, non_blocking=True)
-                    y = labels[idx.to(labels.device)].to(self.device)
-                    c = x if conds is images else to_model_range(conds[idx.to(conds.device)]).to(self.device)
-                    with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-                        loss = step_loss(x, y, c)
-                    loss.backward()
-                    if stage.warmup_steps or stage.final_lr is not None:  # a function of the step: resumes exactly
-                        for group in opt.param_groups:
-                            group["lr"] = stage.lr_at(step)
-                    if stage.grad_clip:
-                        torch.nn.utils.clip_grad_norm_(params, stage.grad_clip)
+                    try:  # a first signal during forward/backward abandons the step (weights untouched), see below
+                        stop.abortable = True
+                        # Each rank draws its own noise (rank 0's matches a single-process run's) ...
+                        torch.manual_seed(step_seed(seed, stage_index, step, *([rank] if rank else [])))
+                        # ... and takes its shard of the same global batch.
+                        idx = batch_indices(len(images), stage.batch_size, seed, stage_index, step)
+                        idx = idx[rank * shard : (rank + 1) * shard]
+                        x = to_model_range(images[idx.to(images.device)]).to(self.device, non_blocking=True)
+                        y = labels[idx.to(labels.device)].to(self.device)
+                        c = x if conds is images else to_model_range(conds[idx.to(conds.device)]).to(self.device)
+                        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+                            loss = step_loss(x, y, c)
+                        loss.backward()
+                        if stage.warmup_steps or stage.final_lr is not None:  # a function of the step: resumes exactly
+                            for group in opt.param_groups:
+                                group["lr"] = stage.lr_at(step)
+                        if stage.grad_clip:
+                            torch.nn.utils.clip_grad_norm_(params, stage.grad_clip)
+                        stop.abortable = False
+                    except _StepAborted:
+                        # A long step is not waited for: the optimiser has not touched the weights yet, so the state
+                        # after the previous step is saved as it is and the same command redoes this step exactly.
+                        opt.zero_grad(set_to_none=True)
+                        losses.extend(self._read_losses(pending, step, stage, checkpoint))
+                        self._save(checkpoint, model, meta, {
+                            "done": False, "stage_index": stage_index, "step": step,
+                            "summaries": [asdict(s) for s in summaries], "losses": losses,
+                            "seconds": time.monotonic() - t_begin, "optimizer": opt.state_dict(),
+                            "ema": [e.cpu() for e in ema],
+                        }, f"step {step} of stage '{stage.name}'")
+                        raise Interrupted.by_signal(stop.signum, f"step {step} of stage '{stage.name}'") from None
                     opt.step()
                     opt.zero_grad(set_to_none=True)
                     # EMA with the usual warm-up (toolkit choice): decay = min(decay, (1+n)/(10+n)).
@@ -265,14 +310,7 @@ class Trainer:
                     slow = world == 1 and time.monotonic() - last_report >= PROGRESS_EVERY_S
                     if len(pending) >= self.log_every or done or slow:
                         last_report = time.monotonic()
-                        values = distributed.mean_across_ranks(torch.stack(pending)).tolist()
-                        pending.clear()
-                        bad = [v for v in values if not math.isfinite(v)]
-                        if bad:
-                            raise DmzbenchError(
-                                f"training loss became {bad[0]} near step {step + 1} of stage '{stage.name}'; the last "
-                                f"good checkpoint is kept at {checkpoint}; lower the learning rate or check the data"
-                            )
+                        values = self._read_losses(pending, step + 1, stage, checkpoint)
                         losses.extend(values)
                         elapsed = time.monotonic() - t_begin
                         rate = (step + 1 - start) * stage.batch_size / max(elapsed - seconds, 1e-9)
@@ -280,15 +318,14 @@ class Trainer:
                     interrupted = (stop_after_steps is not None and steps_this_call >= stop_after_steps
                                    or stop.signum is not None) and not done
                     if (self.clock() - last_save >= save_after and not done) or interrupted:
-                        if pending:
-                            losses.extend(distributed.mean_across_ranks(torch.stack(pending)).tolist())
-                            pending.clear()
+                        # the losses are checked before the save: a NaN step's weights never become a checkpoint
+                        losses.extend(self._read_losses(pending, step + 1, stage, checkpoint))
                         self._save(checkpoint, model, meta, {
                             "done": False, "stage_index": stage_index, "step": step + 1,
                             "summaries": [asdict(s) for s in summaries], "losses": losses,
                             "seconds": time.monotonic() - t_begin, "optimizer": opt.state_dict(),
                             "ema": [e.cpu() for e in ema],
-                        })
+                        }, f"step {step + 1} of stage '{stage.name}'")
                         last_save, save_after = self.clock(), self.save_every_s
                         if stop.signum is not None:
                             raise Interrupted.by_signal(stop.signum, f"step {step + 1} of stage '{stage.name}'")
@@ -303,7 +340,7 @@ class Trainer:
             self._save(checkpoint, model, meta, {
                 "done": stage_index + 1 == len(stages), "stage_index": stage_index + 1, "step": 0,
                 "summaries": [asdict(s) for s in summaries], "losses": [], "seconds": 0.0,
-            })
+            }, f"the end of stage '{stage.name}'")
             if stop.signum is not None:
                 raise Interrupted.by_signal(stop.signum, f"the end of stage '{stage.name}'")
         model.eval()
@@ -313,6 +350,23 @@ class Trainer:
     def _bar(self, stage: TrainStage, start: int) -> Progress | LineProgress:
         # a live bar on a terminal; one plain line every ~10 s in a log or a pipe (dmzbench/progress.py)
         return training_progress(self.console, self.progress and distributed.is_main())
+
+
+def _progress_in_words(stages: Sequence[TrainStage], stage_index: int, step: int) -> str:
+    if step > 0 and stage_index < len(stages):
+        return f"step {step} of stage '{stages[stage_index].name}'"
+    return f"the end of stage '{stages[stage_index - 1].name}'" if stage_index > 0 else "step 0"
+
+
+def _non_finite(model: nn.Module, ema: Sequence[Tensor]) -> str | None:
+    """The name of the first parameter (or EMA copy) holding NaN or inf, None when all are finite."""
+    for name, p in model.named_parameters():
+        if not bool(torch.isfinite(p.detach()).all()):
+            return name
+    for i, e in enumerate(ema):
+        if not bool(torch.isfinite(e).all()):
+            return f"EMA copy {i}"
+    return None
 
 
 def _seconds(raw: str) -> float:
@@ -325,13 +379,21 @@ def _seconds(raw: str) -> float:
     return value
 
 
+class _StepAborted(Exception):
+    """Raised by the signal handler inside a step's forward/backward: the step is abandoned, not waited for."""
+
+
 class _StopOnSignal:
-    """While training: SIGINT/SIGTERM set ``signum`` (the trainer stops at the next step boundary, after a save); a
-    second one of the same kind acts at once. Installed only in the main thread of a single-process run: under torchrun
-    the ranks would stop at different steps."""
+    """While training: SIGINT/SIGTERM set ``signum``; the trainer stops at the next step boundary, after a save, or at
+    once when the signal comes while a step is still computing its gradients (``abortable``: the weights are not yet
+    touched, so the previous step's state is saved and the step is redone on resume). A second signal acts at once.
+    Installed only in the main thread of a single-process run: under torchrun the ranks would stop at different
+    steps. (A signal that arrives inside one long C++ call, e.g. a backward pass, runs this handler only when the call
+    returns; ``dmzbench.stopping`` bounds that wait for the command line.)"""
 
     def __init__(self):
         self.signum: int | None = None
+        self.abortable = False
         self._old: dict[int, Any] = {}
 
     def __enter__(self) -> _StopOnSignal:
@@ -341,11 +403,14 @@ class _StopOnSignal:
         return self
 
     def _note(self, signum: int, frame: Any) -> None:
-        if self.signum == signum:  # asked twice: stop now, by the handler that was there before
+        if self.signum is not None:  # asked twice: stop now, by the handler that was there before
             signal.signal(signum, self._old[signum])
             signal.raise_signal(signum)
             return
         self.signum = signum
+        if self.abortable:
+            self.abortable = False
+            raise _StepAborted
 
     def __exit__(self, *exc: Any) -> None:
         for sig, old in self._old.items():
