@@ -36,6 +36,10 @@ Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")]
 Seed = Annotated[int, typer.Option(help="Seed of training and evaluation.")]
 DataRoot = Annotated[Optional[str], typer.Option("--data-root", help="Folder with data sets (else $DMZBENCH_DATA).")]
 Compile = Annotated[bool, typer.Option("--compile", help="Train with torch.compile (see bench/gpu_check.py).")]
+Yes = Annotated[bool, typer.Option("--yes", help="Start even when the estimate is over --max-hours (no question).")]
+MaxHours = Annotated[Optional[float], typer.Option("--max-hours", help="Ask (on a terminal) or refuse (without one) "
+                                                   "before work estimated to take longer; default $DMZBENCH_MAX_HOURS "
+                                                   "or 2.")]
 ModelSetting = Annotated[Optional[list[str]], typer.Option(
     "-m", "--model-setting", help="Model preset field, KEY=VALUE (repeatable): --preset smoke -m bits=32 runs the "
     "preset smoke+bits=32, its own checkpoint and leaderboard row.")]
@@ -90,10 +94,12 @@ def train(
     device: Device = "auto",
     data_root: DataRoot = None,
     compile: Compile = False,
+    yes: Yes = False,
+    max_hours: MaxHours = None,
 ) -> None:
     """Train (or resume, or just load) a model and print where its checkpoint is."""
     # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
-    from dmzbench import data, preflight, runner, workspace
+    from dmzbench import data, guard, preflight, runner, workspace
     from dmzbench.train import train_summary
 
     if dataset is not None and dataset not in registry.names("dataset"):
@@ -104,6 +110,7 @@ def train(
     dataset = dataset or data.model_default_dataset(type(baseline))
     key = runner.ModelSpec(model, preset or baseline.default_preset, dataset, seed, workspace.resolve_device(device),
                            data_root=data_root, compile=compile)
+    guard.check(model, key.preset, dataset, seed, "", key.device, guard.policy(max_hours, yes))
     loaded = runner.obtain(key)
     # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
     from dmzbench import distributed
@@ -130,6 +137,8 @@ def run(
     device: Device = "auto",
     data_root: DataRoot = None,
     compile: Compile = False,
+    yes: Yes = False,
+    max_hours: MaxHours = None,
 ) -> None:
     """Train the model if needed, run the task, write a result record, print it.
 
@@ -137,13 +146,13 @@ def run(
     Model settings: dmzbench run --model dmz --preset smoke -m bits=32 --task probe (preset smoke+bits=32)
     """
     # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
-    from dmzbench import preflight, runner, workspace
+    from dmzbench import guard, preflight, runner, workspace
 
     _check_seed(seed)
     preset = preflight.with_model_settings(model, preset, setting)
     spec = runner.resolve(model, task, dataset=dataset, preset=preset, seed=seed, overrides=option or [],
                           device=workspace.resolve_device(device), results_dir=results, data_root=data_root,
-                          compile=compile)
+                          compile=compile, limits=guard.policy(max_hours, yes))
     record = runner.execute(spec)
     if record is None:  # a non-zero torchrun rank
         return

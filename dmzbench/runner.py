@@ -19,7 +19,7 @@ import torch
 from rich.console import Console
 from torch import nn
 
-from dmzbench import data, distributed, preflight, registry, validate, workspace
+from dmzbench import data, distributed, guard, preflight, registry, validate, workspace
 from dmzbench.api import (SOURCE_DOMAIN, Baseline, DataSpec, ImageData, ModelAdapter, TaskContext, can, task_needs,
                           validate_task)
 from dmzbench.atomic import sha256_file, save_checkpoint
@@ -73,6 +73,7 @@ class RunSpec:
     progress: bool = True
     compile: bool = False
     suite: tuple[tuple[str, str], ...] | None = None  # the suite's banner (name, note) as pairs, kept in the record
+    limits: guard.Policy | None = None  # --max-hours / --yes (dmzbench/guard.py); None: $DMZBENCH_MAX_HOURS or 2 h
 
     def model_spec(self, mode: str = "") -> ModelSpec:
         return ModelSpec(self.model, self.preset, self.dataset, self.seed, self.device, mode, self.data_root,
@@ -179,7 +180,7 @@ def obtain_model(name: str, preset: str, dataset: str, seed: int, device: torch.
 def resolve(model: str, task: str, *, dataset: str | None = None, preset: str | None = None, seed: int = 0,
             overrides: list[str] | tuple[str, ...] | None = None, device: torch.device,
             results_dir: Path = Path("results"), data_root: str | None = None, progress: bool = True,
-            compile: bool = False, suite: dict[str, str] | None = None) -> RunSpec:
+            compile: bool = False, suite: dict[str, str] | None = None, limits: guard.Policy | None = None) -> RunSpec:
     """The RunSpec of the arguments of ``dmzbench run``: unknown names refused, defaults filled in (the model's preset,
     the task's data set)."""
     task_cls = registry.get("task", task)
@@ -190,7 +191,7 @@ def resolve(model: str, task: str, *, dataset: str | None = None, preset: str | 
     if dataset not in registry.names("dataset"):
         raise did_you_mean("dataset", dataset, registry.names("dataset"))
     return RunSpec(model, preset, task, dataset, seed, device, tuple(overrides or ()), Path(results_dir), data_root,
-                   progress, compile, None if suite is None else tuple(suite.items()))
+                   progress, compile, None if suite is None else tuple(suite.items()), limits)
 
 
 def execute(run: RunSpec) -> ResultRecord | None:
@@ -206,6 +207,9 @@ def execute(run: RunSpec) -> ResultRecord | None:
     # capabilities, the adapter's feature shape.
     preflight.check_data_serves(run.task, task_cls, run.dataset)
     mode, requires = task_needs(task_cls, config)
+    # Work that cannot finish here is refused before anything is built on the device or loaded (dmzbench/guard.py).
+    guard.check(run.model, run.preset, run.dataset, run.seed, mode, run.device, run.limits or guard.policy(),
+                (run.task, task_cls, config, requires))
     # Capabilities come from the architecture, not the weights: a task the model cannot do is recorded as skipped
     # (never faked) before any training is spent on it.
     spec = data.spec_of(run.dataset)

@@ -105,6 +105,7 @@ class Trainer:
         self.save_every_s = save_every_s if save_every_s is not None else _seconds(env) if env else SAVE_EVERY_S
         self.clock = time.monotonic  # tests substitute a fake clock
         self.saved: str | None = None  # what the checkpoint on disk holds, in words ("step 3 of stage 's'")
+        self._stages: Sequence[TrainStage] = ()
         self.log_every = log_every
         self.progress = progress
         self.console = console or Console(stderr=True)
@@ -114,9 +115,10 @@ class Trainer:
             torch.backends.cudnn.allow_tf32 = True
 
     # ---------------------------------------------------------------------------------------------------- checkpoint
-    def _save(self, path: Path, model: nn.Module, meta: dict, state: dict, what: str) -> None:
-        """Write a checkpoint of ``what`` (e.g. "step 3 of stage 's'"), only if its weights are finite: a NaN update
-        must never replace the last good checkpoint (or its ``.prev``)."""
+    def _save(self, path: Path, model: nn.Module, meta: dict, state: dict) -> None:
+        """Write a checkpoint, only if its weights are finite: a NaN update must never replace the last good checkpoint
+        (or its ``.prev``)."""
+        what = _progress_in_words(self._stages, state["stage_index"], state["step"])
         bad = _non_finite(model, state.get("ema") or [])
         if bad:
             raise DmzbenchError(f"training weights became non-finite ({bad}) by {what}; "
@@ -197,6 +199,7 @@ class Trainer:
         rank, world = distributed.world()
         state = resume_state or {"stage_index": 0, "step": 0, "summaries": [], "losses": [], "seconds": 0.0}
         summaries = [StageSummary(**s) for s in state["summaries"]]
+        self._stages = stages
         self.saved = None if resume_state is None else _progress_in_words(stages, state["stage_index"], state["step"])
         images, labels = data.train_images, data.train_labels
         conds = data.train_sources if paired else images
@@ -226,7 +229,7 @@ class Trainer:
                 self._save(checkpoint, model, meta, {
                     "done": stage_index + 1 == len(stages), "stage_index": stage_index + 1, "step": 0,
                     "summaries": [asdict(s) for s in summaries], "losses": [], "seconds": 0.0,
-                }, f"the end of stage '{stage.name}'")
+                })
                 resume_state = None
                 continue
             opt = torch.optim.AdamW(params, lr=stage.lr, betas=stage.betas, weight_decay=stage.weight_decay,
@@ -259,11 +262,17 @@ class Trainer:
             last_report = time.monotonic()
             save_after = min(self.save_every_s, FIRST_SAVE_S)  # the first save comes soon; later ones every save_every_s
             t_begin = time.monotonic() - seconds
+            # a step abandoned by a signal must leave no trace: the forward pass updates buffers (BatchNorm running
+            # statistics, samplers' state), so they are copied before each step and put back (one fused copy)
+            buffers = [b for b in model.buffers()] if stop.installed else []
+            before_step = [b.detach().clone() for b in buffers]
             bar = self._bar(stage, start)
             with bar:
                 task = bar.add_task(stage.name, total=stage.steps, completed=start, loss="", rate="")
                 for step in range(start, stage.steps):
                     try:  # a first signal during forward/backward abandons the step (weights untouched), see below
+                        if buffers:
+                            torch._foreach_copy_(before_step, buffers)
                         stop.abortable = True
                         # Each rank draws its own noise (rank 0's matches a single-process run's) ...
                         torch.manual_seed(step_seed(seed, stage_index, step, *([rank] if rank else [])))
@@ -286,13 +295,15 @@ class Trainer:
                         # A long step is not waited for: the optimiser has not touched the weights yet, so the state
                         # after the previous step is saved as it is and the same command redoes this step exactly.
                         opt.zero_grad(set_to_none=True)
+                        if buffers:
+                            torch._foreach_copy_(buffers, before_step)
                         losses.extend(self._read_losses(pending, step, stage, checkpoint))
                         self._save(checkpoint, model, meta, {
                             "done": False, "stage_index": stage_index, "step": step,
                             "summaries": [asdict(s) for s in summaries], "losses": losses,
                             "seconds": time.monotonic() - t_begin, "optimizer": opt.state_dict(),
                             "ema": [e.cpu() for e in ema],
-                        }, f"step {step} of stage '{stage.name}'")
+                        })
                         raise Interrupted.by_signal(stop.signum, f"step {step} of stage '{stage.name}'") from None
                     opt.step()
                     opt.zero_grad(set_to_none=True)
@@ -325,7 +336,7 @@ class Trainer:
                             "summaries": [asdict(s) for s in summaries], "losses": losses,
                             "seconds": time.monotonic() - t_begin, "optimizer": opt.state_dict(),
                             "ema": [e.cpu() for e in ema],
-                        }, f"step {step + 1} of stage '{stage.name}'")
+                        })
                         last_save, save_after = self.clock(), self.save_every_s
                         if stop.signum is not None:
                             raise Interrupted.by_signal(stop.signum, f"step {step + 1} of stage '{stage.name}'")
@@ -340,7 +351,7 @@ class Trainer:
             self._save(checkpoint, model, meta, {
                 "done": stage_index + 1 == len(stages), "stage_index": stage_index + 1, "step": 0,
                 "summaries": [asdict(s) for s in summaries], "losses": [], "seconds": 0.0,
-            }, f"the end of stage '{stage.name}'")
+            })
             if stop.signum is not None:
                 raise Interrupted.by_signal(stop.signum, f"the end of stage '{stage.name}'")
         model.eval()
@@ -353,9 +364,10 @@ class Trainer:
 
 
 def _progress_in_words(stages: Sequence[TrainStage], stage_index: int, step: int) -> str:
-    if step > 0 and stage_index < len(stages):
-        return f"step {step} of stage '{stages[stage_index].name}'"
-    return f"the end of stage '{stages[stage_index - 1].name}'" if stage_index > 0 else "step 0"
+    """A checkpoint's place in training, as its messages name it: "step 3 of stage 's'", "the end of stage 's'"."""
+    if stage_index > 0 and (step == 0 or stage_index >= len(stages)):
+        return f"the end of stage '{stages[stage_index - 1].name}'"
+    return f"step {step} of stage '{stages[stage_index].name}'"
 
 
 def _non_finite(model: nn.Module, ema: Sequence[Tensor]) -> str | None:
@@ -394,12 +406,14 @@ class _StopOnSignal:
     def __init__(self):
         self.signum: int | None = None
         self.abortable = False
+        self.installed = False
         self._old: dict[int, Any] = {}
 
     def __enter__(self) -> _StopOnSignal:
         if threading.current_thread() is threading.main_thread() and distributed.world()[1] == 1:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._old[sig] = signal.signal(sig, self._note)
+            self.installed = True
         return self
 
     def _note(self, signum: int, frame: Any) -> None:
