@@ -257,15 +257,22 @@ def suite(
     profile: Annotated[Optional[str], typer.Option(help="Cost model: h100, cpu or a gpu_check JSON file "
                                                    "(default: h100 on CUDA, else cpu).")] = None,
     summary: Annotated[Optional[Path], typer.Option(help="Also write what ran / was skipped as JSON here.")] = None,
+    shard: Annotated[Optional[str], typer.Option(help="K/N: run only the K-th of N shares of the run groups (balanced "
+                                                 "by the cost model), e.g. one per job of a SLURM array; see "
+                                                 "docs/scale-out.md.")] = None,
+    yes: Yes = False,
+    max_hours: MaxHours = None,
 ) -> None:
     """Run a named suite (models x presets x tasks, in priority order) and optionally build its leaderboard page.
 
     Example (one GPU lend): dmzbench suite small --budget 360 --results leaderboards/small/results
     """
     # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
-    from dmzbench import budget, runner, suite_run, suites, workspace
+    from dmzbench import budget, guard, runner, suite_run, suites, workspace
 
     chosen = suites.get(name)
+    limits = guard.policy(max_hours, yes)
+    share = suite_run.parse_shard(shard) if shard else None
     if budget_s is not None and budget_s <= 0:
         raise UsageError(f"--budget must be a positive number of seconds, got {budget_s:g}")
     _check_seed(seed)
@@ -275,6 +282,8 @@ def suite(
     suites.check_options(chosen)
     dev = workspace.resolve_device("cpu" if (plan_only or status) and device == "auto" else device)
     cost_model = budget.profile(profile or ("h100" if dev.type == "cuda" or plan_only else "cpu"))
+    if share:
+        groups = suite_run.shard(groups, *share, cost_model)
     if status:
         rows = suite_run.status_rows(groups, results)
         done = sum(r["status"] == "recorded" for r in rows)
@@ -297,7 +306,7 @@ def suite(
         err.print(f"  {run.model}/{run.preset or 'default'} {run.task} on {run.dataset}")
         runner.execute(runner.resolve(run.model, run.task, dataset=run.dataset, preset=run.preset, seed=run.seed,
                                       overrides=run.options, device=dev, results_dir=results, compile=compile,
-                                      suite={"name": chosen.name, "note": chosen.note}))
+                                      suite={"name": chosen.name, "note": chosen.note}, limits=limits))
 
     outcomes = suite_run.run_budgeted(groups, results, cost_model, budget_s, run_one, log=err.print)
     wall = time.monotonic() - t0

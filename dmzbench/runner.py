@@ -9,6 +9,7 @@ on-disk feature cache in ``dmzbench.features``, the record's sections in ``dmzbe
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import torch
 from rich.console import Console
 from torch import nn
 
-from dmzbench import data, distributed, guard, preflight, registry, validate, workspace
+from dmzbench import data, distributed, guard, locks, preflight, registry, validate, workspace
 from dmzbench.api import (SOURCE_DOMAIN, Baseline, DataSpec, ImageData, ModelAdapter, TaskContext, can, task_needs,
                           validate_task)
 from dmzbench.atomic import sha256_file, save_checkpoint
@@ -136,36 +137,49 @@ def obtain(key: ModelSpec, *, loaded_data: ImageData | None = None, stop_after_t
                             for r, d in deps.items()}
 
     module = untrained if untrained is not None else build_seeded(baseline, preset, spec, seed)
-    state = load_checkpoint(path, meta) if has_checkpoint(path) else None
-    if state is not None:
-        module.load_state_dict(state["model"])
-    else:
-        baseline.attach(module, {role: d.module for role, d in deps.items()})
-    summaries = [StageSummary(**s) for s in state["summaries"]] if state else []
-
-    if state is None or not state["done"]:
-        stages = baseline.stages(module, preset, spec)
-        if not stages:
-            save_checkpoint(path, {"format": CHECKPOINT_FORMAT, "meta": meta, "model": module.state_dict(),
-                                   "done": True, "summaries": [], "stage_index": 0, "step": 0})
+    # One trainer per model across processes sharing DMZBENCH_HOME (dmzbench/locks.py): a second one waits, then
+    # loads what the first trained.
+    with contextlib.ExitStack() as held:
+        state = load_checkpoint(path, meta) if has_checkpoint(path) else None
+        if (state is None or not state["done"]) and _hold_training_lock(held, path).waited:
+            state = load_checkpoint(path, meta) if has_checkpoint(path) else None  # its holder may have finished it
+        if state is not None:
+            module.load_state_dict(state["model"])
         else:
-            if state is not None:
-                at = stages[min(state["stage_index"], len(stages) - 1)].name
-                console.print(f"resuming {name}/{preset} on {dataset} (seed {seed}) from step {state['step']} of stage "
-                              f"'{at}' ({path})")
-            images = loaded_data or data.load(dataset, key.data_root)
-            trainer = Trainer(key.device, progress=key.progress, console=console, compile=key.compile)
-            summaries, finished = trainer.fit(
-                module, stages, images, path, meta, seed, resume_state=state, stop_after_steps=stop_after_train_steps,
-                paired=mode == "paired",
-            )
-            if not finished:
-                raise DmzbenchError(f"training of {name}/{preset} stopped early; run the same command to resume")
-    module.to(key.device).eval()
+            baseline.attach(module, {role: d.module for role, d in deps.items()})
+        summaries = [StageSummary(**s) for s in state["summaries"]] if state else []
+
+        if state is None or not state["done"]:
+            stages = baseline.stages(module, preset, spec)
+            if not stages:
+                save_checkpoint(path, {"format": CHECKPOINT_FORMAT, "meta": meta, "model": module.state_dict(),
+                                       "done": True, "summaries": [], "stage_index": 0, "step": 0})
+            else:
+                if state is not None:
+                    at = stages[min(state["stage_index"], len(stages) - 1)].name
+                    console.print(f"resuming {name}/{preset} on {dataset} (seed {seed}) from step {state['step']} of "
+                                  f"stage '{at}' ({path})")
+                images = loaded_data or data.load(dataset, key.data_root)
+                trainer = Trainer(key.device, progress=key.progress, console=console, compile=key.compile)
+                summaries, finished = trainer.fit(
+                    module, stages, images, path, meta, seed, resume_state=state,
+                    stop_after_steps=stop_after_train_steps, paired=mode == "paired",
+                )
+                if not finished:
+                    raise DmzbenchError(f"training of {name}/{preset} stopped early; run the same command to resume")
+        module.to(key.device).eval()
+        checkpoint_sha256 = sha256_file(path)  # still under the lock: the bytes this process trained or loaded
     return LoadedModel(
-        name, preset, baseline, module, baseline.adapter(module, preset, spec), path, sha256_file(path), summaries,
+        name, preset, baseline, module, baseline.adapter(module, preset, spec), path, checkpoint_sha256, summaries,
         time.monotonic() - t0, meta["dependencies"],
     )
+
+
+def _hold_training_lock(held: contextlib.ExitStack, path: Path) -> locks.Held:
+    if distributed.world()[1] > 1:  # a torchrun launch is one trainer already; its ranks must not wait for each other
+        return locks.Held(locks.lock_path(path), waited=False)
+    return held.enter_context(locks.training_lock(path, lambda line: console.print(line, soft_wrap=True,
+                                                                                   highlight=False)))
 
 
 def obtain_model(name: str, preset: str, dataset: str, seed: int, device: torch.device, *,
