@@ -22,11 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from rich.console import Console
 
 from dmzbench import budget, data, registry, workspace
 from dmzbench.api import Baseline, can, task_declaration
-from dmzbench.errors import UsageError
+from dmzbench.errors import DmzbenchError, UsageError
 
+_console = Console(stderr=True)
 DEFAULT_MAX_HOURS = 2.0
 ADAMW_TRAINED_BYTES = 4 * 4  # per trained fp32 parameter: its gradient, AdamW's exp_avg and exp_avg_sq, the EMA copy
 
@@ -196,6 +198,18 @@ def check(model: str, preset: str, dataset: str, seed: int, mode: str, device: t
           task: tuple[str, type, object, frozenset[str]] | None = None) -> Estimate:
     """Refuse (UsageError) or ask before a run whose training and task would not fit; returns the estimate.
     ``task`` is (name, class, config, the capabilities it requires): a task the model cannot do costs nothing."""
+    try:
+        return _check(model, preset, dataset, seed, mode, device, rule, task)
+    except DmzbenchError:
+        raise
+    except Exception as exc:  # a plugin whose code cannot run on the meta device: said, not hidden
+        _console.print(f"warning: cannot estimate the cost of {model}/{preset} on the meta device ({type(exc).__name__}: "
+                       f"{exc}); starting it unguarded", soft_wrap=True, highlight=False)
+        return Estimate(0.0, 0)
+
+
+def _check(model: str, preset: str, dataset: str, seed: int, mode: str, device: torch.device, rule: Policy,
+           task: tuple[str, type, object, frozenset[str]] | None) -> Estimate:
     profile = profile_for(device)
     able = True
     if task is not None:
