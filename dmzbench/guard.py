@@ -218,7 +218,8 @@ def _check(model: str, preset: str, dataset: str, seed: int, mode: str, device: 
         return Estimate(0.0, 0)
     train = untrained_estimate(model, preset, dataset, seed, mode, profile)
     task_s = task_estimate(model, preset, dataset, task[1], task[2], profile) if task else 0.0
-    total = Estimate(train.seconds + task_s, train.peak_bytes)
+    weights = 4 * _counted(model, preset, dataset).parameters  # what a task holds at least: the model
+    total = Estimate(train.seconds + task_s, max(train.peak_bytes, weights))
     work = [f"training {model}/{preset} on {dataset}"] if train.seconds else []
     work += [f"{task[0]} on {model}/{preset}"] if task else []
     said = (f"estimated {_hours(total.seconds)} and {_gib(total.peak_bytes)} of memory on "
@@ -232,7 +233,10 @@ def _check(model: str, preset: str, dataset: str, seed: int, mode: str, device: 
         question = f"{said}, over the {rule.max_hours:g} h limit"
         if rule.ask is not None and rule.ask(question + "; start anyway?"):
             return total
-        alternative = smaller_preset(model, dataset, preset, profile, free, rule.max_hours)
-        use = f"--preset {alternative}, " if alternative else ""
+        if train.seconds >= task_s:  # training is most of it: a smaller preset helps
+            alternative = smaller_preset(model, dataset, preset, profile, free, rule.max_hours)
+            use = f"--preset {alternative}, " if alternative else ""
+        else:  # the task itself is long: its sizes (-o n_images=..., steps=...) are what to lower
+            use = f"smaller {task[0]} options (-o), "
         raise UsageError(f"{question}; use {use}--max-hours H or --yes to start it anyway")
     return total

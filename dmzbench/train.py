@@ -427,5 +427,6 @@ class _StopOnSignal:
             raise _StepAborted
 
     def __exit__(self, *exc: Any) -> None:
+        self.abortable = False  # a step left by an exception must not be "abandoned" later, outside the loop
         for sig, old in self._old.items():
             signal.signal(sig, old)
