@@ -20,6 +20,7 @@ from rich.table import Table
 
 from dmzbench import __version__, registry
 from dmzbench.errors import DmzbenchError, Interrupted, UsageError, did_you_mean
+from dmzbench.stopping import Watch
 
 app = typer.Typer(
     add_completion=False,
@@ -35,6 +36,10 @@ Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")]
 Seed = Annotated[int, typer.Option(help="Seed of training and evaluation.")]
 DataRoot = Annotated[Optional[str], typer.Option("--data-root", help="Folder with data sets (else $DMZBENCH_DATA).")]
 Compile = Annotated[bool, typer.Option("--compile", help="Train with torch.compile (see bench/gpu_check.py).")]
+Yes = Annotated[bool, typer.Option("--yes", help="Start even when the estimate is over --max-hours (no question).")]
+MaxHours = Annotated[Optional[float], typer.Option("--max-hours", help="Ask (on a terminal) or refuse (without one) "
+                                                   "before work estimated to take longer; default $DMZBENCH_MAX_HOURS "
+                                                   "or 2.")]
 ModelSetting = Annotated[Optional[list[str]], typer.Option(
     "-m", "--model-setting", help="Model preset field, KEY=VALUE (repeatable): --preset smoke -m bits=32 runs the "
     "preset smoke+bits=32, its own checkpoint and leaderboard row.")]
@@ -89,10 +94,12 @@ def train(
     device: Device = "auto",
     data_root: DataRoot = None,
     compile: Compile = False,
+    yes: Yes = False,
+    max_hours: MaxHours = None,
 ) -> None:
     """Train (or resume, or just load) a model and print where its checkpoint is."""
     # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
-    from dmzbench import data, preflight, runner, workspace
+    from dmzbench import data, guard, preflight, runner, workspace
     from dmzbench.train import train_summary
 
     if dataset is not None and dataset not in registry.names("dataset"):
@@ -103,6 +110,7 @@ def train(
     dataset = dataset or data.model_default_dataset(type(baseline))
     key = runner.ModelSpec(model, preset or baseline.default_preset, dataset, seed, workspace.resolve_device(device),
                            data_root=data_root, compile=compile)
+    guard.check(model, key.preset, dataset, seed, "", key.device, guard.policy(max_hours, yes))
     loaded = runner.obtain(key)
     # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
     from dmzbench import distributed
@@ -129,6 +137,8 @@ def run(
     device: Device = "auto",
     data_root: DataRoot = None,
     compile: Compile = False,
+    yes: Yes = False,
+    max_hours: MaxHours = None,
 ) -> None:
     """Train the model if needed, run the task, write a result record, print it.
 
@@ -136,13 +146,13 @@ def run(
     Model settings: dmzbench run --model dmz --preset smoke -m bits=32 --task probe (preset smoke+bits=32)
     """
     # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
-    from dmzbench import preflight, runner, workspace
+    from dmzbench import guard, preflight, runner, workspace
 
     _check_seed(seed)
     preset = preflight.with_model_settings(model, preset, setting)
     spec = runner.resolve(model, task, dataset=dataset, preset=preset, seed=seed, overrides=option or [],
                           device=workspace.resolve_device(device), results_dir=results, data_root=data_root,
-                          compile=compile)
+                          compile=compile, limits=guard.policy(max_hours, yes))
     record = runner.execute(spec)
     if record is None:  # a non-zero torchrun rank
         return
@@ -247,15 +257,22 @@ def suite(
     profile: Annotated[Optional[str], typer.Option(help="Cost model: h100, cpu or a gpu_check JSON file "
                                                    "(default: h100 on CUDA, else cpu).")] = None,
     summary: Annotated[Optional[Path], typer.Option(help="Also write what ran / was skipped as JSON here.")] = None,
+    shard: Annotated[Optional[str], typer.Option(help="K/N: run only the K-th of N shares of the run groups (balanced "
+                                                 "by the cost model), e.g. one per job of a SLURM array; see "
+                                                 "docs/scale-out.md.")] = None,
+    yes: Yes = False,
+    max_hours: MaxHours = None,
 ) -> None:
     """Run a named suite (models x presets x tasks, in priority order) and optionally build its leaderboard page.
 
     Example (one GPU lend): dmzbench suite small --budget 360 --results leaderboards/small/results
     """
     # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
-    from dmzbench import budget, runner, suite_run, suites, workspace
+    from dmzbench import budget, guard, runner, suite_run, suites, workspace
 
     chosen = suites.get(name)
+    limits = guard.policy(max_hours, yes)
+    share = suite_run.parse_shard(shard) if shard else None
     if budget_s is not None and not 0 < budget_s < float("inf"):  # nan fails every comparison: refused too
         raise UsageError(f"--budget must be a positive, finite number of seconds, got {budget_s:g}")
     _check_seed(seed)
@@ -265,8 +282,10 @@ def suite(
     suites.check_options(chosen)
     dev = workspace.resolve_device(device)
     # the device the suite would run on prices it: a CUDA machine the (assumed or measured) H100 profile, a CPU the
-    # measured 2-core profile (bench/results/cpu_profile.json)
+    # measured 2-core profile (dmzbench/profiles/cpu.json)
     cost_model = budget.profile(profile or ("h100" if dev.type == "cuda" else "cpu"))
+    if share:
+        groups = suite_run.shard(groups, *share, cost_model)
     if status:
         rows = suite_run.status_rows(groups, results)
         done = sum(r["status"] == "recorded" for r in rows)
@@ -289,7 +308,7 @@ def suite(
         err.print(f"  {run.model}/{run.preset or 'default'} {run.task} on {run.dataset}")
         runner.execute(runner.resolve(run.model, run.task, dataset=run.dataset, preset=run.preset, seed=run.seed,
                                       overrides=run.options, device=dev, results_dir=results, compile=compile,
-                                      suite={"name": chosen.name, "note": chosen.note}))
+                                      suite={"name": chosen.name, "note": chosen.note}, limits=limits))
 
     outcomes = suite_run.run_budgeted(groups, results, cost_model, budget_s, run_one, log=err.print)
     wall = time.monotonic() - t0
@@ -418,6 +437,7 @@ def main(argv: list[str] | None = None) -> None:
     if debug:
         args.remove("--debug")
     stop_signals = _on_stop_signals(Interrupted.raise_on)  # typer would turn Ctrl-C into a silent exit 130
+    watch = Watch().__enter__()  # ends the process if a signal is not obeyed within seconds (dmzbench/stopping.py)
     try:
         for path in _pop_option(args, "--import"):
             registry.import_file(path)
@@ -436,6 +456,7 @@ def main(argv: list[str] | None = None) -> None:
         err.print("interrupted; checkpoints written so far are kept, run the same command to resume")
         sys.exit(130)
     finally:
+        watch.__exit__()
         _on_stop_signals(stop_signals)
 
 

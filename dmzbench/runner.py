@@ -9,6 +9,7 @@ on-disk feature cache in ``dmzbench.features``, the record's sections in ``dmzbe
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import torch
 from rich.console import Console
 from torch import nn
 
-from dmzbench import data, distributed, preflight, registry, validate, workspace
+from dmzbench import data, distributed, guard, locks, preflight, registry, validate, workspace
 from dmzbench.api import (SOURCE_DOMAIN, Baseline, DataSpec, ImageData, ModelAdapter, TaskContext, can, task_needs,
                           validate_task)
 from dmzbench.atomic import sha256_file, save_checkpoint
@@ -76,6 +77,7 @@ class RunSpec:
     progress: bool = True
     compile: bool = False
     suite: tuple[tuple[str, str], ...] | None = None  # the suite's banner (name, note) as pairs, kept in the record
+    limits: guard.Policy | None = None  # --max-hours / --yes (dmzbench/guard.py); None: $DMZBENCH_MAX_HOURS or 2 h
 
     def model_spec(self, mode: str = "") -> ModelSpec:
         return ModelSpec(self.model, self.preset, self.dataset, self.seed, self.device, mode, self.data_root,
@@ -138,35 +140,42 @@ def obtain(key: ModelSpec, *, loaded_data: ImageData | None = None, stop_after_t
                             for r, d in deps.items()}
 
     module = untrained if untrained is not None else build_seeded(baseline, preset, spec, seed)
-    state = load_checkpoint(path, meta) if has_checkpoint(path) else None
-    if state is not None:
-        module.load_state_dict(state["model"])
-    else:
-        baseline.attach(module, {role: d.module for role, d in deps.items()})
-    summaries = [StageSummary(**s) for s in state["summaries"]] if state else []
-
-    if state is None or not state["done"]:
-        stages = baseline.stages(module, preset, spec)
-        if not stages:
-            save_checkpoint(path, {"format": CHECKPOINT_FORMAT, "meta": meta, "model": module.state_dict(),
-                                   "done": True, "summaries": [], "stage_index": 0, "step": 0})
+    # One trainer per model across processes sharing DMZBENCH_HOME (dmzbench/locks.py): a second one waits, then
+    # loads what the first trained.
+    with contextlib.ExitStack() as held:
+        state = load_checkpoint(path, meta) if has_checkpoint(path) else None
+        if (state is None or not state["done"]) and _hold_training_lock(held, path).waited:
+            state = load_checkpoint(path, meta) if has_checkpoint(path) else None  # its holder may have finished it
+        if state is not None:
+            module.load_state_dict(state["model"])
         else:
-            if state is not None:
-                at = stages[min(state["stage_index"], len(stages) - 1)].name
-                console.print(f"resuming {name}/{preset} on {dataset} (seed {seed}) from step {state['step']} of stage "
-                              f"'{at}' ({path})")
-            images = loaded_data or data.load(dataset, key.data_root)
-            trainer = Trainer(key.device, progress=key.progress, console=console, compile=key.compile)
-            summaries, finished = trainer.fit(
-                module, stages, images, path, meta, seed, resume_state=state, stop_after_steps=stop_after_train_steps,
-                paired=mode == "paired", snapshots=snapshot_targets(key, baseline, spec, meta),
-            )
-            if not finished:
-                raise DmzbenchError(f"training of {name}/{preset} stopped early; run the same command to resume")
-    module.to(key.device).eval()
+            baseline.attach(module, {role: d.module for role, d in deps.items()})
+        summaries = [StageSummary(**s) for s in state["summaries"]] if state else []
+
+        if state is None or not state["done"]:
+            stages = baseline.stages(module, preset, spec)
+            if not stages:
+                save_checkpoint(path, {"format": CHECKPOINT_FORMAT, "meta": meta, "model": module.state_dict(),
+                                       "done": True, "summaries": [], "stage_index": 0, "step": 0})
+            else:
+                if state is not None:
+                    at = stages[min(state["stage_index"], len(stages) - 1)].name
+                    console.print(f"resuming {name}/{preset} on {dataset} (seed {seed}) from step {state['step']} of "
+                                  f"stage '{at}' ({path})")
+                images = loaded_data or data.load(dataset, key.data_root)
+                trainer = Trainer(key.device, progress=key.progress, console=console, compile=key.compile)
+                summaries, finished = trainer.fit(
+                    module, stages, images, path, meta, seed, resume_state=state,
+                    stop_after_steps=stop_after_train_steps, paired=mode == "paired",
+                    snapshots=snapshot_targets(key, baseline, spec, meta),
+                )
+                if not finished:
+                    raise DmzbenchError(f"training of {name}/{preset} stopped early; run the same command to resume")
+        module.to(key.device).eval()
+        checkpoint_sha256 = sha256_file(path)  # still under the lock: the bytes this process trained or loaded
     adapter = checked(baseline.adapter(module, preset, spec), name)  # tasks score only checked outputs (outputs.py)
     return LoadedModel(
-        name, preset, baseline, module, adapter, path, sha256_file(path), summaries,
+        name, preset, baseline, module, adapter, path, checkpoint_sha256, summaries,
         time.monotonic() - t0, meta["dependencies"],
     )
 
@@ -193,6 +202,13 @@ def training_flops(loaded: LoadedModel, spec: DataSpec) -> float:
     return float(sum(per_image.get(s.name, 0.0) * s.images for s in loaded.summaries))
 
 
+def _hold_training_lock(held: contextlib.ExitStack, path: Path) -> locks.Held:
+    if distributed.world()[1] > 1:  # a torchrun launch is one trainer already; its ranks must not wait for each other
+        return locks.Held(locks.lock_path(path), waited=False)
+    return held.enter_context(locks.training_lock(path, lambda line: console.print(line, soft_wrap=True,
+                                                                                   highlight=False)))
+
+
 def obtain_model(name: str, preset: str, dataset: str, seed: int, device: torch.device, *,
                  data_root: str | None = None, loaded_data: ImageData | None = None, progress: bool = True,
                  stop_after_train_steps: int | None = None, mode: str = "", compile: bool = False,
@@ -205,7 +221,7 @@ def obtain_model(name: str, preset: str, dataset: str, seed: int, device: torch.
 def resolve(model: str, task: str, *, dataset: str | None = None, preset: str | None = None, seed: int = 0,
             overrides: list[str] | tuple[str, ...] | None = None, device: torch.device,
             results_dir: Path = Path("results"), data_root: str | None = None, progress: bool = True,
-            compile: bool = False, suite: dict[str, str] | None = None) -> RunSpec:
+            compile: bool = False, suite: dict[str, str] | None = None, limits: guard.Policy | None = None) -> RunSpec:
     """The RunSpec of the arguments of ``dmzbench run``: unknown names refused, defaults filled in (the model's preset,
     the task's data set)."""
     task_cls = registry.get("task", task)
@@ -216,7 +232,7 @@ def resolve(model: str, task: str, *, dataset: str | None = None, preset: str | 
     if dataset not in registry.names("dataset"):
         raise did_you_mean("dataset", dataset, registry.names("dataset"))
     return RunSpec(model, preset, task, dataset, seed, device, tuple(overrides or ()), Path(results_dir), data_root,
-                   progress, compile, None if suite is None else tuple(suite.items()))
+                   progress, compile, None if suite is None else tuple(suite.items()), limits)
 
 
 def execute(run: RunSpec) -> ResultRecord | None:
@@ -232,6 +248,9 @@ def execute(run: RunSpec) -> ResultRecord | None:
     # capabilities, the adapter's feature shape.
     preflight.check_data_serves(run.task, task_cls, run.dataset)
     mode, requires = task_needs(task_cls, config)
+    # Work that cannot finish here is refused before anything is built on the device or loaded (dmzbench/guard.py).
+    guard.check(run.model, run.preset, run.dataset, run.seed, mode, run.device, run.limits or guard.policy(),
+                (run.task, task_cls, config, requires))
     # Capabilities come from the architecture, not the weights: a task the model cannot do is recorded as skipped
     # (never faked) before any training is spent on it.
     spec = data.spec_of(run.dataset)

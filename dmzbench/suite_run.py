@@ -20,7 +20,7 @@ from typing import Any, Callable
 from dmzbench import budget, data, registry, workspace
 from dmzbench.api import can, task_declaration, task_needs
 from dmzbench.config import apply_overrides
-from dmzbench.errors import DmzbenchError
+from dmzbench.errors import DmzbenchError, Interrupted, UsageError
 from dmzbench.records import SCHEMA_VERSION
 from dmzbench.suites import PlannedRun, RunGroup
 
@@ -87,17 +87,20 @@ def model_flops(model: str, preset: str, dataset: str) -> tuple[budget.ModelFlop
 
 
 def _untrained_seconds(model: str, preset: str, dataset: str, seed: int, mode: str, device: budget.DeviceProfile,
-                       ) -> float:
-    """Training seconds still to spend for this model and its dependencies (0 for a finished checkpoint)."""
+                       fresh: bool = False) -> float:
+    """Training seconds still to spend for this model and its dependencies (0 for a finished checkpoint; ``fresh``:
+    as if no checkpoint existed)."""
     baseline = registry.get("model", model)()
-    total = sum(_untrained_seconds(dep, dep_preset, dataset, seed, "", device)
+    total = sum(_untrained_seconds(dep, dep_preset, dataset, seed, "", device, fresh)
                 for dep, dep_preset in baseline.dependencies(preset).values())
-    if not workspace.checkpoint_path(model, preset, dataset, seed, mode).exists():
+    if fresh or not workspace.checkpoint_path(model, preset, dataset, seed, mode).exists():
         total += budget.training_seconds(model_flops(model, preset, dataset)[0], model, device)
     return total
 
 
-def estimate(group: RunGroup, recorded: dict[tuple, Any], device: budget.DeviceProfile) -> GroupEstimate:
+def estimate(group: RunGroup, recorded: dict[tuple, Any], device: budget.DeviceProfile, fresh: bool = False,
+             ) -> GroupEstimate:
+    """The seconds of a group's runs not in ``recorded`` (``fresh``: as if nothing were trained yet)."""
     missing = [r for r in group.runs if planned_key(r) not in recorded]
     if not missing:
         return GroupEstimate(group, [], 0.0, 0.0)
@@ -115,9 +118,37 @@ def estimate(group: RunGroup, recorded: dict[tuple, Any], device: budget.DeviceP
         task_s += budget.task_seconds(cost, flops, group.model, device)
         able.append(run)
     # a snapshot group's checkpoint is written while the preset it is a snapshot of trains (planned just before it)
-    train_s = (_untrained_seconds(group.model, preset, group.dataset, group.runs[0].seed, group.mode, device)
+    train_s = (_untrained_seconds(group.model, preset, group.dataset, group.runs[0].seed, group.mode, device, fresh)
                if able and not group.snapshot_of else 0.0)
     return GroupEstimate(group, missing, train_s, task_s + device.group_overhead_s)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``K/N`` -> (K, N), 1 <= K <= N."""
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        k = n = 0
+    if not 1 <= k <= n:
+        raise UsageError(f"--shard must be K/N with 1 <= K <= N (e.g. 1/4), got {text!r}")
+    return k, n
+
+
+def shard(groups: list[RunGroup], k: int, n: int, device: budget.DeviceProfile) -> list[RunGroup]:
+    """The K-th of N deterministic shares of ``groups``, balanced by the cost model, in the suite's order.
+
+    Every shard process computes the same partition whatever is already trained or recorded: each group is priced
+    in full (training as if no checkpoint existed, every run as if unrecorded), then the groups go, largest first, to
+    the share with the least work so far (ties: the lower share, then the suite's order). Every process must use the
+    same suite arguments and cost model (``--profile``)."""
+    costs = [estimate(g, {}, device, fresh=True).seconds for g in groups]
+    loads = [0.0] * n
+    share_of = {}
+    for i in sorted(range(len(groups)), key=lambda i: (-costs[i], i)):
+        j = min(range(n), key=lambda j: (loads[j], j))
+        share_of[i] = j
+        loads[j] += costs[i]
+    return [g for i, g in enumerate(groups) if share_of[i] == k - 1]
 
 
 @dataclass
@@ -157,6 +188,8 @@ def run_budgeted(groups: list[RunGroup], results: Path, device_profile: budget.D
             for run in est.missing:
                 run_one(run)
             outcomes.append(GroupOutcome(group.label, "ran", len(est.missing), est.seconds, time.monotonic() - start))
+        except Interrupted:  # the user stopped the suite, not this group: nothing further starts
+            raise
         except DmzbenchError as exc:  # one broken group must not cost the rest of a GPU lend
             outcomes.append(GroupOutcome(group.label, "failed", len(est.missing), est.seconds,
                                          time.monotonic() - start, str(exc)[:300]))

@@ -27,7 +27,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from dmzbench.api import ImageData, TrainStage, to_model_range
 from dmzbench.atomic import save_checkpoint
-from dmzbench import distributed
+from dmzbench import distributed, stopping
 from dmzbench.errors import DmzbenchError, Interrupted
 from dmzbench.progress import EVERY_S as PROGRESS_EVERY_S
 from dmzbench.progress import LineProgress, training_progress
@@ -105,6 +105,8 @@ class Trainer:
         env = os.environ.get("DMZBENCH_SAVE_EVERY_S")
         self.save_every_s = save_every_s if save_every_s is not None else _seconds(env) if env else SAVE_EVERY_S
         self.clock = time.monotonic  # tests substitute a fake clock
+        self.saved: str | None = None  # what the checkpoint on disk holds, in words ("step 3 of stage 's'")
+        self._stages: Sequence[TrainStage] = ()
         self.log_every = log_every
         self.progress = progress
         self.console = console or Console(stderr=True)
@@ -115,18 +117,49 @@ class Trainer:
 
     # ---------------------------------------------------------------------------------------------------- checkpoint
     def _save(self, path: Path, model: nn.Module | dict[str, Tensor], meta: dict, state: dict) -> None:
+        """Write a checkpoint, only if its weights are finite: a NaN update must never replace the last good checkpoint
+        (or its ``.prev``)."""
+        what = _progress_in_words(self._stages, state["stage_index"], state["step"])
+        snapshot = isinstance(model, dict)  # a shorter run's checkpoint (_save_snapshot): not this run's progress
+        bad = _non_finite(model, state.get("ema") or [])
+        if bad:
+            raise DmzbenchError(f"training weights became non-finite ({bad}) by {what}; "
+                                f"{self._kept(path)}; lower the learning rate or check the data")
+        if not snapshot:
+            self.saved = what
         if not distributed.is_main():  # rank 0 alone writes
             return
-        save_checkpoint(
-            path,
-            {
-                "format": CHECKPOINT_FORMAT,
-                "meta": meta,
-                "model": model if isinstance(model, dict) else model.state_dict(),
-                "rng": {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all()},
-                **state,
-            },
-        )
+        with stopping.saving():  # a stop signal's watch lets the write finish
+            save_checkpoint(
+                path,
+                {
+                    "format": CHECKPOINT_FORMAT,
+                    "meta": meta,
+                    "model": model if isinstance(model, dict) else model.state_dict(),
+                    "rng": {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all()},
+                    **state,
+                },
+            )
+
+    def _kept(self, path: Path) -> str:
+        """What the user still has, in words: never a checkpoint that does not exist."""
+        if self.saved is not None and path.exists():
+            return f"the last good checkpoint ({self.saved}) is kept at {path}"
+        return "no checkpoint of this run was written before it"
+
+    def _read_losses(self, pending: list[Tensor], done_steps: int, stage: TrainStage, checkpoint: Path) -> list[float]:
+        """The pending per-step losses as floats (emptying ``pending``), which end at step ``done_steps``; a
+        non-finite one stops training, naming its own step (not the step it was read back at)."""
+        if not pending:
+            return []
+        values = distributed.mean_across_ranks(torch.stack(pending)).tolist()
+        pending.clear()
+        for i, value in enumerate(values):
+            if not math.isfinite(value):
+                at = done_steps - len(values) + i + 1
+                raise DmzbenchError(f"training loss became {value} at step {at} of stage '{stage.name}'; "
+                                    f"{self._kept(checkpoint)}; lower the learning rate or check the data")
+        return values
 
     # ------------------------------------------------------------------------------------------------------ training
     def fit(
@@ -173,6 +206,8 @@ class Trainer:
         rank, world = distributed.world()
         state = resume_state or {"stage_index": 0, "step": 0, "summaries": [], "losses": [], "seconds": 0.0}
         summaries = [StageSummary(**s) for s in state["summaries"]]
+        self._stages = stages
+        self.saved = None if resume_state is None else _progress_in_words(stages, state["stage_index"], state["step"])
         images, labels = data.train_images, data.train_labels
         conds = data.train_sources if paired else images
         if self.device.type == "cuda":
@@ -238,26 +273,49 @@ class Trainer:
             last_report = time.monotonic()
             save_after = min(self.save_every_s, FIRST_SAVE_S)  # the first save comes soon; later ones every save_every_s
             t_begin = time.monotonic() - seconds
+            # a step abandoned by a signal must leave no trace: the forward pass updates buffers (BatchNorm running
+            # statistics, samplers' state), so they are copied before each step and put back (one fused copy)
+            buffers = [b for b in model.buffers()] if stop.installed else []
+            before_step = [b.detach().clone() for b in buffers]
             bar = self._bar(stage, start)
             with bar:
                 task = bar.add_task(stage.name, total=stage.steps, completed=start, loss="", rate="")
                 for step in range(start, stage.steps):
-                    # Each rank draws its own noise (rank 0's matches a single-process run's) ...
-                    torch.manual_seed(step_seed(seed, stage_index, step, *([rank] if rank else [])))
-                    # ... and takes its shard of the same global batch.
-                    idx = batch_indices(len(images), stage.batch_size, seed, stage_index, step)
-                    idx = idx[rank * shard : (rank + 1) * shard]
-                    x = to_model_range(images[idx.to(images.device)]).to(self.device, non_blocking=True)
-                    y = labels[idx.to(labels.device)].to(self.device)
-                    c = x if conds is images else to_model_range(conds[idx.to(conds.device)]).to(self.device)
-                    with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-                        loss = step_loss(x, y, c)
-                    loss.backward()
-                    if stage.warmup_steps or stage.final_lr is not None:  # a function of the step: resumes exactly
-                        for group in opt.param_groups:
-                            group["lr"] = stage.lr_at(step)
-                    if stage.grad_clip:
-                        torch.nn.utils.clip_grad_norm_(params, stage.grad_clip)
+                    try:  # a first signal during forward/backward abandons the step (weights untouched), see below
+                        if buffers:
+                            torch._foreach_copy_(before_step, buffers)
+                        stop.abortable = True
+                        # Each rank draws its own noise (rank 0's matches a single-process run's) ...
+                        torch.manual_seed(step_seed(seed, stage_index, step, *([rank] if rank else [])))
+                        # ... and takes its shard of the same global batch.
+                        idx = batch_indices(len(images), stage.batch_size, seed, stage_index, step)
+                        idx = idx[rank * shard : (rank + 1) * shard]
+                        x = to_model_range(images[idx.to(images.device)]).to(self.device, non_blocking=True)
+                        y = labels[idx.to(labels.device)].to(self.device)
+                        c = x if conds is images else to_model_range(conds[idx.to(conds.device)]).to(self.device)
+                        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+                            loss = step_loss(x, y, c)
+                        loss.backward()
+                        if stage.warmup_steps or stage.final_lr is not None:  # a function of the step: resumes exactly
+                            for group in opt.param_groups:
+                                group["lr"] = stage.lr_at(step)
+                        if stage.grad_clip:
+                            torch.nn.utils.clip_grad_norm_(params, stage.grad_clip)
+                        stop.abortable = False
+                    except _StepAborted:
+                        # A long step is not waited for: the optimiser has not touched the weights yet, so the state
+                        # after the previous step is saved as it is and the same command redoes this step exactly.
+                        opt.zero_grad(set_to_none=True)
+                        if buffers:
+                            torch._foreach_copy_(buffers, before_step)
+                        losses.extend(self._read_losses(pending, step, stage, checkpoint))
+                        self._save(checkpoint, model, meta, {
+                            "done": False, "stage_index": stage_index, "step": step,
+                            "summaries": [asdict(s) for s in summaries], "losses": losses,
+                            "seconds": time.monotonic() - t_begin, "optimizer": opt.state_dict(),
+                            "ema": [e.cpu() for e in ema],
+                        })
+                        raise Interrupted.by_signal(stop.signum, f"step {step} of stage '{stage.name}'") from None
                     opt.step()
                     opt.zero_grad(set_to_none=True)
                     # EMA with the usual warm-up (toolkit choice): decay = min(decay, (1+n)/(10+n)).
@@ -275,14 +333,7 @@ class Trainer:
                     snapshot = snapshot_at.get(step + 1)
                     if len(pending) >= self.log_every or done or slow or snapshot:
                         last_report = time.monotonic()
-                        values = distributed.mean_across_ranks(torch.stack(pending)).tolist()
-                        pending.clear()
-                        bad = [v for v in values if not math.isfinite(v)]
-                        if bad:
-                            raise DmzbenchError(
-                                f"training loss became {bad[0]} near step {step + 1} of stage '{stage.name}'; the last "
-                                f"good checkpoint is kept at {checkpoint}; lower the learning rate or check the data"
-                            )
+                        values = self._read_losses(pending, step + 1, stage, checkpoint)
                         losses.extend(values)
                         elapsed = time.monotonic() - t_begin
                         rate = (step + 1 - start) * stage.batch_size / max(elapsed - seconds, 1e-9)
@@ -293,9 +344,8 @@ class Trainer:
                     interrupted = (stop_after_steps is not None and steps_this_call >= stop_after_steps
                                    or stop.signum is not None) and not done
                     if (self.clock() - last_save >= save_after and not done) or interrupted:
-                        if pending:
-                            losses.extend(distributed.mean_across_ranks(torch.stack(pending)).tolist())
-                            pending.clear()
+                        # the losses are checked before the save: a NaN step's weights never become a checkpoint
+                        losses.extend(self._read_losses(pending, step + 1, stage, checkpoint))
                         self._save(checkpoint, model, meta, {
                             "done": False, "stage_index": stage_index, "step": step + 1,
                             "summaries": [asdict(s) for s in summaries], "losses": losses,
@@ -342,6 +392,27 @@ class Trainer:
         return training_progress(self.console, self.progress and distributed.is_main())
 
 
+def _progress_in_words(stages: Sequence[TrainStage], stage_index: int, step: int) -> str:
+    """A checkpoint's place in training, as its messages name it: "step 3 of stage 's'", "the end of stage 's'"."""
+    if stage_index > 0 and (step == 0 or stage_index >= len(stages)):
+        return f"the end of stage '{stages[stage_index - 1].name}'"
+    return f"step {step} of stage '{stages[stage_index].name}'"
+
+
+def _non_finite(model: nn.Module | dict[str, Tensor], ema: Sequence[Tensor]) -> str | None:
+    """The name of the first parameter (or EMA copy) holding NaN or inf, None when all are finite."""
+    named = model.items() if isinstance(model, dict) else model.named_parameters()
+    for name, p in named:
+        if not p.is_floating_point():
+            continue
+        if not bool(torch.isfinite(p.detach()).all()):
+            return name
+    for i, e in enumerate(ema):
+        if not bool(torch.isfinite(e).all()):
+            return f"EMA copy {i}"
+    return None
+
+
 def _seconds(raw: str) -> float:
     try:
         value = float(raw)
@@ -352,28 +423,42 @@ def _seconds(raw: str) -> float:
     return value
 
 
+class _StepAborted(Exception):
+    """Raised by the signal handler inside a step's forward/backward: the step is abandoned, not waited for."""
+
+
 class _StopOnSignal:
-    """While training: SIGINT/SIGTERM set ``signum`` (the trainer stops at the next step boundary, after a save); a
-    second one of the same kind acts at once. Installed only in the main thread of a single-process run: under torchrun
-    the ranks would stop at different steps."""
+    """While training: SIGINT/SIGTERM set ``signum``; the trainer stops at the next step boundary, after a save, or at
+    once when the signal comes while a step is still computing its gradients (``abortable``: the weights are not yet
+    touched, so the previous step's state is saved and the step is redone on resume). A second signal acts at once.
+    Installed only in the main thread of a single-process run: under torchrun the ranks would stop at different
+    steps. (A signal that arrives inside one long C++ call, e.g. a backward pass, runs this handler only when the call
+    returns; ``dmzbench.stopping`` bounds that wait for the command line.)"""
 
     def __init__(self):
         self.signum: int | None = None
+        self.abortable = False
+        self.installed = False
         self._old: dict[int, Any] = {}
 
     def __enter__(self) -> _StopOnSignal:
         if threading.current_thread() is threading.main_thread() and distributed.world()[1] == 1:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._old[sig] = signal.signal(sig, self._note)
+            self.installed = True
         return self
 
     def _note(self, signum: int, frame: Any) -> None:
-        if self.signum == signum:  # asked twice: stop now, by the handler that was there before
+        if self.signum is not None:  # asked twice: stop now, by the handler that was there before
             signal.signal(signum, self._old[signum])
             signal.raise_signal(signum)
             return
         self.signum = signum
+        if self.abortable:
+            self.abortable = False
+            raise _StepAborted
 
     def __exit__(self, *exc: Any) -> None:
+        self.abortable = False  # a step left by an exception must not be "abandoned" later, outside the loop
         for sig, old in self._old.items():
             signal.signal(sig, old)

@@ -66,8 +66,40 @@ def test_nan_loss_stops_with_the_step_and_keeps_last_checkpoint(tmp_path):
 
     stage = TrainStage("s", lin, loss, steps=8, batch_size=4, lr=1e-3)
     trainer = Trainer(torch.device("cpu"), progress=False, log_every=1)
-    with pytest.raises(DmzbenchError, match="near step 4"):
+    with pytest.raises(DmzbenchError, match="at step 4 of"):
         trainer.fit(lin, [stage], data, tmp_path / "c.pt", {}, seed=0)
+
+
+@pytest.mark.parametrize("save_every_s", [0.0, None])
+def test_nan_loss_at_step_4_names_step_4_and_leaves_only_finite_checkpoints(tmp_path, save_every_s):
+    """Issue 25: the loss read back at step 8 was reported "near step 8"; with a save every step both checkpoint.pt
+    and .prev held NaN weights, and with the default interval the message named a checkpoint that did not exist."""
+    from dmzbench.atomic import previous
+
+    data = tiny_data()
+    lin = nn.Linear(1, 1)
+    calls = {"n": 0}
+
+    def loss(x, y, c):
+        calls["n"] += 1
+        out = lin(x.mean((1, 2, 3))[:, None]).mean()
+        return out * float("nan") if calls["n"] >= 4 else out
+
+    stage = TrainStage("s", lin, loss, steps=8, batch_size=4, lr=1e-3)
+    path = tmp_path / "c.pt"
+    with pytest.raises(DmzbenchError) as err:  # losses are read back every 10 steps (the default): at step 8 here
+        Trainer(torch.device("cpu"), progress=False, save_every_s=save_every_s).fit(lin, [stage], data, path, {}, 0)
+    message = str(err.value)
+    assert "training loss became nan at step 4 of stage 's'" in message
+    if save_every_s == 0:
+        assert f"the last good checkpoint (step 3 of stage 's') is kept at {path}" in message
+        for file, step in ((path, 3), (previous(path), 2)):
+            state = load_checkpoint_file(file)
+            assert state["step"] == step
+            assert all(torch.isfinite(t).all() for t in [*state["model"].values(), *state["ema"]])
+    else:  # the first save comes after 10 s; none was made, and none is named
+        assert not path.exists() and not previous(path).exists()
+        assert "no checkpoint of this run was written before it" in message and str(path) not in message
 
 
 def test_summary_uses_first_and_last_tenth():
