@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from dmzbench import workspace
 from dmzbench.atomic import write_json
 from dmzbench.api import Baseline, CapabilityMissing, DataSpec, InvertibleAdapter, ModelAdapter
 from dmzbench.errors import UsageError
@@ -155,9 +156,12 @@ def flops_fingerprint(baseline: Baseline, preset: str, spec: DataSpec) -> str:
     return h.hexdigest()
 
 
-def inspect_model_cached(baseline: Baseline, preset: str, spec: DataSpec, cache: Path) -> tuple[ModelFlops, ModelAdapter]:
-    """``inspect_model`` with the counts kept in ``cache`` (a JSON file) under ``flops_fingerprint``: a repeated plan
-    builds each model on the meta device for its adapter but counts nothing."""
+def inspect_model_cached(baseline: Baseline, preset: str, spec: DataSpec, cache: Path | None = None,
+                         ) -> tuple[ModelFlops, ModelAdapter]:
+    """``inspect_model`` with the counts kept in ``cache`` (a JSON file; default ``$DMZBENCH_HOME/cache/flops.json``)
+    under ``flops_fingerprint``: a repeated plan, guard or record builds the model on the meta device for its adapter
+    but counts nothing."""
+    cache = cache or workspace.home() / "cache" / "flops.json"
     key = flops_fingerprint(baseline, preset, spec)
     try:
         stored = json.loads(cache.read_text()) if cache.is_file() else {}

@@ -103,7 +103,7 @@ def _counted(model: str, preset: str, dataset: str) -> _Counted:
 def _count(family: type, preset: str, dataset: str, n: int = 2) -> _Counted:
     baseline: Baseline = family()
     spec = data.spec_of(dataset)
-    flops, adapter = budget.inspect_model(baseline, preset, spec)
+    flops, adapter = budget.inspect_model_cached(baseline, preset, spec)
     with torch.device("meta"):
         module = baseline.build(preset, spec)
         parameters = sum(p.numel() for p in module.parameters())

@@ -24,7 +24,7 @@ from dmzbench import data, distributed, guard, locks, preflight, registry, valid
 from dmzbench.api import (SOURCE_DOMAIN, Baseline, DataSpec, ImageData, ModelAdapter, TaskContext, can, task_needs,
                           validate_task)
 from dmzbench.atomic import sha256_file, save_checkpoint
-from dmzbench.budget import inspect_model
+from dmzbench.budget import inspect_model_cached
 from dmzbench.checkpoints import checkpoint_meta, has_checkpoint, load_checkpoint
 from dmzbench.config import apply_overrides
 from dmzbench.errors import DmzbenchError, UsageError, did_you_mean
@@ -197,7 +197,7 @@ def snapshot_targets(key: ModelSpec, baseline: Baseline, spec: DataSpec, meta: d
 def training_flops(loaded: LoadedModel, spec: DataSpec) -> float:
     """The training FLOPs the model saw (dmzbench/budget.py's count: each stage's FLOPs per image x its images; not
     its dependencies', such as PDAE's frozen DPM, which their own records state)."""
-    flops, _ = inspect_model(loaded.baseline, loaded.preset, spec)
+    flops, _ = inspect_model_cached(loaded.baseline, loaded.preset, spec)
     per_image = {name: f for name, _, _, f in flops.stages}
     return float(sum(per_image.get(s.name, 0.0) * s.images for s in loaded.summaries))
 

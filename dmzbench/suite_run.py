@@ -81,8 +81,7 @@ _FLOPS_CACHE: dict[tuple[str, str, str], tuple[budget.ModelFlops, Any]] = {}
 def model_flops(model: str, preset: str, dataset: str) -> tuple[budget.ModelFlops, Any]:
     key = (model, preset, dataset)
     if key not in _FLOPS_CACHE:
-        _FLOPS_CACHE[key] = budget.inspect_model_cached(registry.get("model", model)(), preset, data.spec_of(dataset),
-                                                        workspace.home() / "cache" / "flops.json")
+        _FLOPS_CACHE[key] = budget.inspect_model_cached(registry.get("model", model)(), preset, data.spec_of(dataset))
     return _FLOPS_CACHE[key]
 
 
