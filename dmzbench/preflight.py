@@ -27,10 +27,11 @@ def task_data_needs(task_cls: type) -> frozenset[str]:
     return frozenset(needs)
 
 
-def check_data_serves(task: str, task_cls: type, dataset: str) -> None:
+def check_data_serves(task: str, task_cls: type, dataset: str, source: type | None = None) -> None:
     """Refuse a data set that does not provide what the task needs, from the source's ``provides`` declaration (a
-    source without one is checked after loading, by the task's ``validate``)."""
-    provides = dataset_provides(registry.get("dataset", dataset))
+    source without one is checked after loading, by the task's ``validate``); ``source`` is the data set's registered
+    class when the caller already resolved the name."""
+    provides = dataset_provides(source or registry.get("dataset", dataset))
     if provides is None:
         return
     for need in sorted(task_data_needs(task_cls) - set(provides)):

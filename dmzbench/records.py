@@ -14,7 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from dmzbench import __version__
+from dmzbench import __version__, callable_module
 from dmzbench.atomic import sha256_json, write_json
 from dmzbench.errors import DmzbenchError
 
@@ -55,6 +55,12 @@ class ResultRecord:
 
     def write(self, results_dir: Path) -> Path:
         return write_json(Path(results_dir) / self.filename(), self.to_dict())
+
+    def save(self, path: str | Path) -> Path:
+        """Write the record as JSON (atomically): to ``path`` if it names a .json file, else into the results folder
+        ``path`` under its usual name (``<task>/<model>-<preset>-...json``, where ``dmzbench.records`` finds it)."""
+        path = Path(path)
+        return write_json(path, self.to_dict()) if path.suffix == ".json" else self.write(path)
 
 
 def task_section(name: str, version: str, config: dict[str, Any], mode: str, source: str) -> dict[str, Any]:
@@ -153,3 +159,6 @@ def git_commit() -> str | None:
         return (commit + ("+dirty" if dirty else "")) or None
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+callable_module(__name__)  # ``dmzbench.records(...)`` is the Python API's ``dmzbench.tables.records`` (dmzbench/__init__.py)
