@@ -19,6 +19,7 @@ import torch
 from dmzbench import registry
 from dmzbench.api import Baseline, ModelAdapter
 from dmzbench.config import apply_overrides
+from dmzbench.data import model_default_dataset
 from dmzbench.presets import SEPARATOR, with_settings
 from dmzbench.presets import resolve as resolve_preset
 
@@ -127,3 +128,16 @@ def resolve(model: str, task: str, *, dataset: str | None = None, preset: str | 
     return RunPlan(m.name, preset, t.name, d.name, seed, device, baseline, m.source, t.obj, t.source, d.obj, config,
                    tuple(overrides or ()), None if results_dir is None else Path(results_dir), data_root, progress,
                    compile, None if suite is None else tuple(suite.items()))
+
+
+def model_spec(model: str, preset: str | None = None, settings: list[str] | tuple[str, ...] | None = None,
+               dataset: str | None = None, seed: int = 0, *, device: torch.device, data_root: str | None = None,
+               progress: bool = True, compile: bool = False) -> ModelSpec:
+    """The ``ModelSpec`` of ``dmzbench train`` (or ``dmzbench.load``) arguments, each name looked up once: the model's
+    default preset and data set when none is given (``Baseline.default_dataset``, else the built-in default)."""
+    m = registry.resolve("model", model)
+    baseline = m.obj()
+    preset = model_preset(baseline, preset, settings)
+    d = registry.resolve("dataset", dataset or model_default_dataset(m.obj))
+    return ModelSpec(m.name, preset, d.name, seed, device, data_root=data_root, progress=progress, compile=compile,
+                     baseline=baseline, dataset_source=d.obj)

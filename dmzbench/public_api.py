@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from dmzbench import plan as planning
-from dmzbench import data, registry, runner, validate, workspace
+from dmzbench import registry, runner, validate, workspace
 from dmzbench.api import ModelAdapter, ModelInfo
 from dmzbench.checked import CheckedAdapter
 from dmzbench.errors import UsageError
@@ -52,15 +52,11 @@ def load(model: str, preset: str | None = None, dataset: str | None = None, seed
     never trains unless ``train=True``: without a finished checkpoint it raises one line naming the train command
     (``init`` presets have nothing to train and are built at once). ``settings``: model settings, ``["bits=32"]``."""
     validate.seed(seed)
-    m = registry.resolve("model", model)
-    baseline = m.obj()
-    preset = planning.model_preset(baseline, preset, settings)
-    d = registry.resolve("dataset", dataset or data.model_default_dataset(m.obj))
-    key = planning.ModelSpec(m.name, preset, d.name, seed, workspace.resolve_device(device), data_root=data_root,
-                             progress=progress, baseline=baseline, dataset_source=d.obj)
+    key = planning.model_spec(model, preset, settings, dataset, seed, device=workspace.resolve_device(device),
+                              data_root=data_root, progress=progress)
     loaded = runner.obtain(key, train=train)
-    return Model(m.name, preset, d.name, seed, CheckedAdapter(loaded.adapter), loaded.module, loaded.checkpoint,
-                 loaded.checkpoint_sha256)
+    return Model(key.model, key.preset, key.dataset, seed, CheckedAdapter(loaded.adapter), loaded.module,
+                 loaded.checkpoint, loaded.checkpoint_sha256)
 
 
 def evaluate(model: str | Model | ModelAdapter, task: str, dataset: str | None = None, seed: int | None = None,
