@@ -19,7 +19,7 @@ from dmzbench.errors import UsageError
 from dmzbench.records import ResultRecord, config_key, read_record
 
 COLUMNS = ("model", "preset", "task", "dataset", "seed", "config_key", "metric", "value", "uncertainty", "direction",
-           "device", "date", "commit", "path")
+           "device", "date", "commit", "skipped", "path")
 DIRECTIONS = {True: "higher", False: "lower", None: ""}
 
 
@@ -42,8 +42,9 @@ def _record_dicts(source: Any) -> list[tuple[str, dict[str, Any]]]:
 
 
 def records(source: Any):
-    """A tidy DataFrame of result records: one row per (record, metric) with the columns of ``COLUMNS`` (``path``:
-    the record's file; the records themselves are in ``frame.attrs["records"]``, by path, for ``leaderboard``)."""
+    """A tidy DataFrame of result records: one row per (record, metric) with the columns of ``COLUMNS`` (a skipped
+    run: one row with an empty ``metric`` and its ``skipped`` reason; ``path``: the record's file; the records
+    themselves are in ``frame.attrs["records"]``, by path, for ``leaderboard``)."""
     rows = []
     kept = {}
     for where, rec in _record_dicts(source):
@@ -51,19 +52,22 @@ def records(source: Any):
             task, model, dataset = rec["task"], rec["model"], rec["dataset"]
             declared = declaration(task["name"])
             uncertainty_keys = {m.uncertainty for m in declared.metrics if m.uncertainty}
+            common = {"model": model["name"], "preset": model["preset"], "task": task["name"],
+                      "dataset": dataset["name"], "seed": int(rec["seed"]), "config_key": config_key(task),
+                      "device": rec.get("device", ""), "date": rec.get("created_at", ""),
+                      "commit": (rec.get("dmzbench") or {}).get("commit"),
+                      "skipped": (task.get("details") or {}).get("skipped") or "", "path": where}
+            if not rec["metrics"]:  # a skipped run: one row with its reason, so the page keeps its empty cell
+                rows.append(common | {"metric": "", "value": None, "uncertainty": None, "direction": ""})
             for metric, value in rec["metrics"].items():
                 if metric in uncertainty_keys:
                     continue  # shown as its metric's uncertainty
                 spec = declared.spec(metric)
                 unc_key = spec.uncertainty if spec is not None else ""
-                rows.append({
-                    "model": model["name"], "preset": model["preset"], "task": task["name"],
-                    "dataset": dataset["name"], "seed": int(rec["seed"]), "config_key": config_key(task),
+                rows.append(common | {
                     "metric": metric, "value": None if value is None else float(value),
                     "uncertainty": float(rec["metrics"][unc_key]) if unc_key in rec["metrics"] else None,
-                    "direction": DIRECTIONS[spec.higher_is_better] if spec is not None else "",
-                    "device": rec.get("device", ""), "date": rec.get("created_at", ""),
-                    "commit": (rec.get("dmzbench") or {}).get("commit"), "path": where})
+                    "direction": DIRECTIONS[spec.higher_is_better] if spec is not None else ""})
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UsageError(f"{where} is not a complete result record (missing or malformed {exc})") from None
         kept[where] = rec
@@ -82,6 +86,8 @@ def _runs(frame) -> list:
         declared = declaration(rec["task"]["name"])
         metrics: dict[str, float] = {}
         for row in part.itertuples():
+            if not row.metric:  # the row of a skipped run
+                continue
             metrics[row.metric] = row.value
             spec = declared.spec(row.metric)
             if spec is not None and spec.uncertainty and pd.notna(row.uncertainty):
