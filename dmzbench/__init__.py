@@ -28,11 +28,13 @@ _PUBLIC = {
     "InterpolatingAdapter": "dmzbench.api",
     "ModelInfo": "dmzbench.api",
     "CapabilityMissing": "dmzbench.api",
+    "DmzbenchError": "dmzbench.errors",  # every one-line error (a bad name, option or input; no checkpoint)
 }
 __all__ = list(_PUBLIC)
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names load lazily below
     from dmzbench.api import CapabilityMissing, InterpolatingAdapter, InvertibleAdapter, ModelAdapter, ModelInfo
+    from dmzbench.errors import DmzbenchError
     from dmzbench.public_api import Model, evaluate, load
     from dmzbench.records import ResultRecord
     from dmzbench.tables import leaderboard, records  # called through the modules of these names

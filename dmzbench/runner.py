@@ -41,11 +41,8 @@ from dmzbench.train import CHECKPOINT_FORMAT, StageSummary, Trainer, train_summa
 console = Console(stderr=True)
 IN_MEMORY_SOURCE = "in-memory"  # a record's model.source when the model was an object, not a registered name
 
-__all__ = ["LoadedModel", "ModelSpec", "RunPlan", "RunSpec", "build_seeded", "check_preset", "execute", "get_baseline",
+__all__ = ["LoadedModel", "ModelSpec", "RunPlan", "build_seeded", "check_preset", "execute", "get_baseline",
            "obtain", "obtain_model", "resolve", "run_task", "task_needs"]
-
-
-RunSpec = RunPlan  # the earlier name of a resolved run
 
 
 @dataclass

@@ -30,7 +30,8 @@ def test_import_is_cheap_and_exports_exactly_the_public_api():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     names, heavy = done.stdout.strip().splitlines()
     assert names == str(sorted(["load", "evaluate", "Model", "records", "leaderboard", "ResultRecord", "ModelAdapter",
-                                "InvertibleAdapter", "InterpolatingAdapter", "ModelInfo", "CapabilityMissing"]))
+                                "InvertibleAdapter", "InterpolatingAdapter", "ModelInfo", "CapabilityMissing",
+                                "DmzbenchError"]))
     assert heavy == "[]"
     assert all(callable(getattr(dmzbench, n)) for n in dmzbench.__all__)
 
