@@ -182,7 +182,8 @@ def execute(run: RunPlan) -> ResultRecord | None:
     if not missing and "encode" in requires and untrained is not None:
         preflight.check_encode_shape(untrained_adapter, untrained, spec)
 
-    images = data.load(run.dataset, run.data_root, run.dataset_source)
+    with phase(console, f"loading {run.dataset}", run.progress):
+        images = data.load(run.dataset, run.data_root, run.dataset_source)
     validate_task(task_cls, images, config)  # data/config checks that must fail before any training
     if mode == "paired" and not images.paired:  # a plugin data set that does not declare what it provides
         raise UsageError(f"task {run.task} needs a paired data set; {run.dataset} is not paired")
