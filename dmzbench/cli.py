@@ -14,13 +14,14 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from dmzbench import __version__, registry
+from dmzbench.cli_args import check_key_value_flags, model_and_task, plain_argument_help
 from dmzbench.errors import DmzbenchError, Interrupted, UsageError
 
 HELP = {"help_option_names": ["-h", "--help"]}
@@ -48,7 +49,6 @@ ModelName = Annotated[Optional[str], typer.Option(metavar="NAME", help="Model na
                                                                         "does not matter.")]
 TaskName = Annotated[Optional[str], typer.Option(metavar="NAME", help="Task name (see 'dmzbench ls tasks').")]
 Preset = Annotated[Optional[str], typer.Option(metavar="NAME", help="Preset; default: the model's (smoke).")]
-KEY_VALUE_FLAGS = ("-o", "--option", "-m", "--model-setting")
 
 
 @app.command("ls")
@@ -123,7 +123,8 @@ def train(
 
 @app.command()
 def run(
-    names: Annotated[Optional[list[str]], typer.Argument(hidden=True, metavar="MODEL TASK")] = None,  # ``run dmz probe``: see _model_and_task
+    # ``run dmz probe``, the short form of --model/--task (cli_args.model_and_task); the docstring shows it
+    names: Annotated[Optional[list[str]], typer.Argument(hidden=True, metavar="MODEL TASK")] = None,
     model: ModelName = None,
     task: TaskName = None,
     dataset: Annotated[Optional[str], typer.Option(metavar="NAME", help="Data set; default: the task's.")] = None,
@@ -149,7 +150,7 @@ def run(
     # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
     from dmzbench import plan, runner, workspace
 
-    model, task = _model_and_task(names or [], model, task)
+    model, task = model_and_task(names or [], model, task)
     _check_seed(seed)
     spec = plan.resolve(model, task, dataset=dataset, preset=preset, settings=setting, seed=seed,
                         overrides=option or [], device=workspace.resolve_device(device), results_dir=results,
@@ -173,20 +174,6 @@ def run(
     err.print(f"record written to {results / record.filename()}", highlight=False)
 
 
-def _model_and_task(names: list[str], model: str | None, task: str | None) -> tuple[str, str]:
-    """``run dmz probe`` is ``run --model dmz --task probe``; anything else positional is answered with that form."""
-    if len(names) > 2 or (names and model is not None and task is not None):
-        raise UsageError(f"unexpected argument(s) {' '.join(names)}; write dmzbench run --model NAME --task NAME "
-                         "[-o KEY=VALUE ...]")
-    rest = list(names)
-    model = model if model is not None else (rest.pop(0) if rest else None)
-    task = task if task is not None else (rest.pop(0) if rest else None)
-    if rest:
-        raise UsageError(f"unexpected argument {rest[0]!r}; write dmzbench run --model {model} --task {task}")
-    if model is None or task is None:
-        raise UsageError(f"dmzbench run needs a model and a task: dmzbench run --model {model or 'NAME'} --task "
-                         f"{task or 'NAME'} (e.g. dmzbench run --model dmz --task probe; see dmzbench ls)")
-    return model, task
 
 
 @app.command()
@@ -444,24 +431,6 @@ def _pop_option(args: list[str], flag: str) -> list[str]:
     return values
 
 
-def _check_key_value_flags(args: list[str]) -> None:
-    """``-o max_images 100`` is answered with the KEY=VALUE form, not click's "unexpected extra argument"."""
-    for i, arg in enumerate(args[:-2]):
-        key, value = args[i + 1], args[i + 2]
-        if arg in KEY_VALUE_FLAGS and "=" not in key and not value.startswith("-"):
-            raise UsageError(f"{arg} takes KEY=VALUE as one word: write {arg} {key}={value}")
-
-
-def _plain_argument_help(command: Any) -> Any:
-    """Help that shows an argument as its metavar (NAME), without typer's type column (<str>)."""
-    for param in getattr(command, "params", []):
-        if param.param_type_name == "argument":
-            param.display_type_rich = lambda ctx: None  # typer 0.2x appends "<str>" to the metavar otherwise
-    for sub in getattr(command, "commands", {}).values():
-        _plain_argument_help(sub)
-    return command
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point. ``--debug`` (show tracebacks) and ``--import FILE`` (register a local model/task file) may stand
     anywhere on the command line."""
@@ -473,8 +442,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         for path in _pop_option(args, "--import"):
             registry.import_file(path)
-        _check_key_value_flags(args)
-        _plain_argument_help(typer.main.get_command(app))(args=args, prog_name="dmzbench")
+        check_key_value_flags(args)
+        plain_argument_help(typer.main.get_command(app))(args=args, prog_name="dmzbench")
     except Interrupted as exc:
         if debug:
             raise
