@@ -1,6 +1,8 @@
 """The ``dmzbench`` command: ls, train, run, suite, leaderboard, check, data get.
 
-User mistakes end in one line ``error: ...`` and exit code 2 (usage) or 1 (runtime); ``--debug`` shows the traceback.
+It only parses arguments, calls what the Python API calls (``dmzbench.plan`` resolves the names once, ``dmzbench.runner``
+runs) and prints. User mistakes end in one line ``error: ...`` and exit code 2 (usage) or 1 (runtime); ``--debug`` shows
+the traceback. Help is plain text (``-h`` or ``--help``) with plain metavars (NAME, N, PATH, KEY=VALUE).
 """
 
 from __future__ import annotations
@@ -19,35 +21,44 @@ from rich.console import Console
 from rich.table import Table
 
 from dmzbench import __version__, registry
-from dmzbench.errors import DmzbenchError, Interrupted, UsageError, did_you_mean
+from dmzbench.cli_args import check_key_value_flags, model_and_task, plain_argument_help
+from dmzbench.errors import DmzbenchError, Interrupted, UsageError
 from dmzbench.stopping import Watch
 
+HELP = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: click's metavars, not typer's <str>/<list[str]> type column
+    context_settings=HELP,
     help="Train diffusion autoencoders and score them side by side.\n\nExample: dmzbench run --model dmz --task probe"
     "\n\nGlobal flags (anywhere): --import FILE.py registers a local model/task; --debug shows tracebacks.",
 )
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)  # soft_wrap: a long path stays on one line (piped output is read by programs)
+err = Console(stderr=True, soft_wrap=True)
 
-Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")]
-Seed = Annotated[int, typer.Option(help="Seed of training and evaluation.")]
-DataRoot = Annotated[Optional[str], typer.Option("--data-root", help="Folder with data sets (else $DMZBENCH_DATA).")]
+Device = Annotated[str, typer.Option(metavar="DEVICE", help="auto, cpu, cuda or cuda:N")]
+Seed = Annotated[int, typer.Option(metavar="N", help="Seed of training and evaluation.")]
+DataRoot = Annotated[Optional[str], typer.Option("--data-root", metavar="PATH",
+                                                 help="Folder with data sets (else $DMZBENCH_DATA).")]
 Compile = Annotated[bool, typer.Option("--compile", help="Train with torch.compile (see bench/gpu_check.py).")]
 Yes = Annotated[bool, typer.Option("--yes", help="Start even when the estimate is over --max-hours (no question).")]
 MaxHours = Annotated[Optional[float], typer.Option("--max-hours", help="Ask (on a terminal) or refuse (without one) "
                                                    "before work estimated to take longer; default $DMZBENCH_MAX_HOURS "
                                                    "or 2.")]
 ModelSetting = Annotated[Optional[list[str]], typer.Option(
-    "-m", "--model-setting", help="Model preset field, KEY=VALUE (repeatable): --preset smoke -m bits=32 runs the "
-    "preset smoke+bits=32, its own checkpoint and leaderboard row.")]
+    "-m", "--model-setting", metavar="KEY=VALUE", help="Model preset field (repeatable): --preset smoke -m bits=32 "
+    "runs the preset smoke+bits=32, its own checkpoint and leaderboard row.")]
+ModelName = Annotated[Optional[str], typer.Option(metavar="NAME", help="Model name (see 'dmzbench ls models'); case "
+                                                                        "does not matter.")]
+TaskName = Annotated[Optional[str], typer.Option(metavar="NAME", help="Task name (see 'dmzbench ls tasks').")]
+Preset = Annotated[Optional[str], typer.Option(metavar="NAME", help="Preset; default: the model's (smoke).")]
 
 
 @app.command("ls")
 def ls(
-    what: Annotated[str, typer.Argument(help="models, tasks, datasets, suites or all")] = "all",
+    what: Annotated[str, typer.Argument(metavar="WHAT", help="models, tasks, datasets, suites or all")] = "all",
     as_json: Annotated[bool, typer.Option("--json", help="Print the listing as JSON.")] = False,
 ) -> None:
     """List what is registered (through entry points): models with their presets, tasks with their options (-o) and
@@ -73,11 +84,12 @@ def ls(
             if plural == "models":
                 details = f"presets: {', '.join(r['presets'])} (default {r['default_preset']})"
             elif plural == "tasks":
-                metrics = ", ".join(f"{m['name']}{ {'higher': ' ↑', 'lower': ' ↓'}.get(m['direction'], '')}"
-                                    + (" (chance)" if m["chance"] else "") for m in r["metrics"] if m["shown"])
+                metrics = "".join(f"\n  {m['name']}{ {'higher': ' ↑', 'lower': ' ↓'}.get(m['direction'], '')}"
+                                  + (" (chance)" if m["chance"] else "") + f": {m.get('meaning') or '(no meaning declared)'}"
+                                  for m in r["metrics"] if m["shown"])
                 options = ", ".join(f"{k}={v}" for k, v in r["options"].items())
                 details = (f"v{r['version']}; default data set {r['default_dataset']}; needs {', '.join(r['requires'])}"
-                           f"\nmetrics: {metrics or '(none declared)'}\n-o options: {options}")
+                           f"\nmetrics:{metrics or ' (none declared)'}\n-o options: {options}")
             else:
                 details = f"{r['channels']}x{r['image_size']}x{r['image_size']}, {r['classes']} classes"
             table.add_row(r["name"], details, r["from"])
@@ -86,9 +98,9 @@ def ls(
 
 @app.command()
 def train(
-    model: Annotated[str, typer.Option(help="Model name (see 'dmzbench ls models').")],
-    dataset: Annotated[Optional[str], typer.Option(help="Data set name; default: the model's.")] = None,
-    preset: Annotated[Optional[str], typer.Option(help="Preset; default: the model's (smoke).")] = None,
+    model: Annotated[str, typer.Option(metavar="NAME", help="Model name (see 'dmzbench ls models').")],
+    dataset: Annotated[Optional[str], typer.Option(metavar="NAME", help="Data set name; default: the model's.")] = None,
+    preset: Preset = None,
     setting: ModelSetting = None,
     seed: Seed = 0,
     device: Device = "auto",
@@ -99,18 +111,13 @@ def train(
 ) -> None:
     """Train (or resume, or just load) a model and print where its checkpoint is."""
     # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
-    from dmzbench import data, guard, preflight, runner, workspace
+    from dmzbench import guard, plan, runner, workspace
     from dmzbench.train import train_summary
 
-    if dataset is not None and dataset not in registry.names("dataset"):
-        raise did_you_mean("dataset", dataset, registry.names("dataset"))
     _check_seed(seed)
-    baseline = runner.get_baseline(model)
-    preset = preflight.with_model_settings(model, preset, setting)
-    dataset = dataset or data.model_default_dataset(type(baseline))
-    key = runner.ModelSpec(model, preset or baseline.default_preset, dataset, seed, workspace.resolve_device(device),
-                           data_root=data_root, compile=compile)
-    guard.check(model, key.preset, dataset, seed, "", key.device, guard.policy(max_hours, yes))
+    key = plan.model_spec(model, preset, setting, dataset, seed, device=workspace.resolve_device(device),
+                          data_root=data_root, compile=compile)
+    guard.check(key.model, key.preset, key.dataset, seed, "", key.device, guard.policy(max_hours, yes))
     loaded = runner.obtain(key)
     # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
     from dmzbench import distributed
@@ -124,16 +131,19 @@ def train(
 
 @app.command()
 def run(
-    model: Annotated[str, typer.Option(help="Model name (see 'dmzbench ls models').")],
-    task: Annotated[str, typer.Option(help="Task name (see 'dmzbench ls tasks').")],
-    dataset: Annotated[Optional[str], typer.Option(help="Data set; default: the task's.")] = None,
-    preset: Annotated[Optional[str], typer.Option(help="Preset; default: the model's (smoke).")] = None,
+    # ``run dmz probe``, the short form of --model/--task (cli_args.model_and_task); the docstring shows it
+    names: Annotated[Optional[list[str]], typer.Argument(hidden=True, metavar="MODEL TASK")] = None,
+    model: ModelName = None,
+    task: TaskName = None,
+    dataset: Annotated[Optional[str], typer.Option(metavar="NAME", help="Data set; default: the task's.")] = None,
+    preset: Preset = None,
     seed: Seed = 0,
-    option: Annotated[Optional[list[str]], typer.Option("-o", "--option", help="Task config field, KEY=VALUE.")] = None,
+    option: Annotated[Optional[list[str]], typer.Option("-o", "--option", metavar="KEY=VALUE",
+                                                        help="Task config field (repeatable).")] = None,
     setting: ModelSetting = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result record as JSON on stdout (the default "
                                                           "when stdout is not a terminal).")] = False,
-    results: Annotated[Path, typer.Option(help="Where result records go.")] = Path("results"),
+    results: Annotated[Path, typer.Option(metavar="PATH", help="Where result records go.")] = Path("results"),
     device: Device = "auto",
     data_root: DataRoot = None,
     compile: Compile = False,
@@ -142,42 +152,52 @@ def run(
 ) -> None:
     """Train the model if needed, run the task, write a result record, print it.
 
+    \b
     Example: dmzbench run --model pixels --task probe -o protocol=split --json
+    Short form: dmzbench run dmz probe (the same as --model dmz --task probe)
     Model settings: dmzbench run --model dmz --preset smoke -m bits=32 --task probe (preset smoke+bits=32)
     """
     # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
-    from dmzbench import guard, preflight, runner, workspace
+    from dmzbench import guard, plan, runner, workspace
 
+    model, task = model_and_task(names or [], model, task)
     _check_seed(seed)
-    preset = preflight.with_model_settings(model, preset, setting)
-    spec = runner.resolve(model, task, dataset=dataset, preset=preset, seed=seed, overrides=option or [],
-                          device=workspace.resolve_device(device), results_dir=results, data_root=data_root,
-                          compile=compile, limits=guard.policy(max_hours, yes))
+    spec = plan.resolve(model, task, dataset=dataset, preset=preset, settings=setting, seed=seed,
+                        overrides=option or [], device=workspace.resolve_device(device), results_dir=results,
+                        data_root=data_root, compile=compile, limits=guard.policy(max_hours, yes))
     record = runner.execute(spec)
     if record is None:  # a non-zero torchrun rank
         return
     if as_json or not sys.stdout.isatty():
         print(json.dumps(record.to_dict(), indent=2))
-        err.print(f"record written to {results / record.filename()}")
-        return
-    table = Table(title=f"{task} · {model}/{record.model['preset']} · {record.dataset['name']} · seed {seed}")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for key, value in record.metrics.items():
-        table.add_row(key, f"{value:.4f}")
-    out.print(table)
-    err.print(f"record written to {results / record.filename()}")
+    else:
+        # here: the end-of-run table reads the task's metric declarations (torch is loaded by now)
+        from dmzbench.run_table import metric_rows, title
+
+        print(title(record))
+        table = Table()
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        for name, text in metric_rows(record, spec.task_cls):
+            table.add_row(name, text)
+        out.print(table)
+    err.print(f"record written to {results / record.filename()}", highlight=False)
+
+
 
 
 @app.command()
 def leaderboard(
-    results: Annotated[Path, typer.Option(help="Folder of result records.")] = Path("results"),
-    out_dir: Annotated[Path, typer.Option("--out", help="Where the page goes.")] = Path("leaderboards/local"),
-    title: Annotated[Optional[str], typer.Option(help="Page title; default: the records' suite's.")] = None,
-    note: Annotated[Optional[str], typer.Option(help="A note under the title; default: the records' suite's.")] = None,
+    results: Annotated[Path, typer.Option(metavar="PATH", help="Folder of result records.")] = Path("results"),
+    out_dir: Annotated[Path, typer.Option("--out", metavar="PATH", help="Where the page goes.")] = Path("leaderboards/local"),
+    title: Annotated[Optional[str], typer.Option(metavar="TEXT", help="Page title; default: the records' suite's.")] = None,
+    note: Annotated[Optional[str], typer.Option(metavar="TEXT", help="A note under the title; default: the records' "
+                                                "suite's.")] = None,
     check_only: Annotated[bool, typer.Option("--check", help="Fail if the page in --out no longer matches.")] = False,
-    suite_name: Annotated[Optional[str], typer.Option("--suite", help="Title and note of this suite's page.")] = None,
-    claims: Annotated[Optional[Path], typer.Option(help="Claims data; default: claims.toml beside --out.")] = None,
+    suite_name: Annotated[Optional[str], typer.Option("--suite", metavar="NAME", help="Title and note of this suite's "
+                                                      "page.")] = None,
+    claims: Annotated[Optional[Path], typer.Option(metavar="PATH", help="Claims data; default: claims.toml beside "
+                                                   "--out.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the tables as JSON instead of writing the page.")] = False,
 ) -> None:
     """Build the leaderboard (Markdown, CSV, plots, static HTML, claims) from result records, or --check a committed
@@ -239,26 +259,27 @@ def _parse_seeds(text: str) -> list[int]:
 
 @app.command()
 def suite(
-    name: Annotated[str, typer.Argument(help="A named suite: ci, small, tiny or a plugin's (see 'dmzbench ls suites').")],
-    results: Annotated[Path, typer.Option(help="Where the suite's result records go.")] = Path("results"),
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Also build the leaderboard here.")] = None,
-    models: Annotated[Optional[str], typer.Option(help="Comma-separated subset of the suite's models.")] = None,
-    tasks: Annotated[Optional[str], typer.Option(help="Comma-separated subset of the suite's tasks.")] = None,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="A named suite: ci, small, tiny or a plugin's (see "
+                                        "'dmzbench ls suites').")],
+    results: Annotated[Path, typer.Option(metavar="PATH", help="Where the suite's result records go.")] = Path("results"),
+    out_dir: Annotated[Optional[Path], typer.Option("--out", metavar="PATH", help="Also build the leaderboard here.")] = None,
+    models: Annotated[Optional[str], typer.Option(metavar="A,B", help="Comma-separated subset of the suite's models.")] = None,
+    tasks: Annotated[Optional[str], typer.Option(metavar="A,B", help="Comma-separated subset of the suite's tasks.")] = None,
     seed: Seed = 0,
-    seeds: Annotated[Optional[str], typer.Option(help="Comma-separated seeds, e.g. 0,1,2 (overrides --seed); the "
-                                                      "page shows mean ± std over them.")] = None,
+    seeds: Annotated[Optional[str], typer.Option(metavar="N,N", help="Comma-separated seeds, e.g. 0,1,2 (overrides "
+                                                 "--seed); the page shows mean ± std over them.")] = None,
     device: Device = "auto",
     compile: Compile = False,
-    budget_s: Annotated[Optional[float], typer.Option("--budget", help="Seconds: start only the run groups whose "
+    budget_s: Annotated[Optional[float], typer.Option("--budget", metavar="SECONDS", help="Seconds: start only the run groups whose "
                                                       "estimate fits in what is left; recorded runs are never rerun.")] = None,
     plan_only: Annotated[bool, typer.Option("--plan", help="Print the order and estimated seconds; run nothing.")] = False,
     status: Annotated[bool, typer.Option("--status", help="Print every planned run: recorded (device, date) or "
                                          "not yet run; run nothing.")] = False,
-    profile: Annotated[Optional[str], typer.Option(help="Cost model: h100, cpu or a gpu_check JSON file "
+    profile: Annotated[Optional[str], typer.Option(metavar="NAME|PATH", help="Cost model: h100, cpu or a gpu_check JSON file "
                                                    "(default: h100 on CUDA, else cpu).")] = None,
-    summary: Annotated[Optional[Path], typer.Option(help="Also write what ran / was skipped as JSON here.")] = None,
-    shard: Annotated[Optional[str], typer.Option(help="K/N: run only the K-th of N shares of the run groups (balanced "
-                                                 "by the cost model), e.g. one per job of a SLURM array; see "
+    summary: Annotated[Optional[Path], typer.Option(metavar="PATH", help="Also write what ran / was skipped as JSON here.")] = None,
+    shard: Annotated[Optional[str], typer.Option(metavar="K/N", help="Run only the K-th of N shares of the run groups "
+                                                 "(balanced by the cost model), e.g. one per job of a SLURM array; see "
                                                  "docs/scale-out.md.")] = None,
     yes: Yes = False,
     max_hours: MaxHours = None,
@@ -343,9 +364,10 @@ def _print_rows(title: str, rows: list[dict]) -> None:
 
 @app.command()
 def check(
-    model: Annotated[str, typer.Option(help="Model name (registered, or from --import FILE).")],
-    preset: Annotated[Optional[str], typer.Option(help="Preset to check; default: init, else the model's default.")] = None,
-    train_steps: Annotated[int, typer.Option("--train-steps", help="First train N steps per stage of the preset "
+    model: Annotated[str, typer.Option(metavar="NAME", help="Model name (registered, or from --import FILE).")],
+    preset: Annotated[Optional[str], typer.Option(metavar="NAME", help="Preset to check; default: init, else the "
+                                                  "model's default.")] = None,
+    train_steps: Annotated[int, typer.Option("--train-steps", metavar="N", help="First train N steps per stage of the preset "
                                              "(synthetic data, CPU), then check the trained model.")] = 0,
 ) -> None:
     """Run the conformance suite (the one the tests use) on a model and print a pass/fail table."""
@@ -354,7 +376,7 @@ def check(
 
     from dmzbench import conformance
 
-    baseline = registry.get("model", model)()
+    baseline = registry.resolve("model", model).obj()
     subject = conformance.subject_for(baseline)
     if preset:
         # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
@@ -402,13 +424,14 @@ def _check_training(subject, train_steps: int, table: Table) -> bool:
     return False
 
 
-data_app = typer.Typer(no_args_is_help=True, help="Data sets: get one onto this machine.")
+data_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, context_settings=HELP,
+                       help="Data sets: get one onto this machine.")
 app.add_typer(data_app, name="data")
 
 
 @data_app.command("get")
 def data_get(
-    name: Annotated[str, typer.Argument(help="A registered data set (see 'dmzbench ls datasets').")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="A registered data set (see 'dmzbench ls datasets').")],
     data_root: DataRoot = None,
 ) -> None:
     """Put a data set here from the first source that works (apt-get as root, then torchvision), saying what it did."""
@@ -441,7 +464,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         for path in _pop_option(args, "--import"):
             registry.import_file(path)
-        app(args=args, prog_name="dmzbench")
+        check_key_value_flags(args)
+        plain_argument_help(typer.main.get_command(app))(args=args, prog_name="dmzbench")
     except Interrupted as exc:
         if debug:
             raise

@@ -44,6 +44,7 @@ class Interrupted(DmzbenchError):
 def did_you_mean(kind: str, name: str, known: Iterable[str]) -> UsageError:
     """``unknown model 'resnett'; did you mean 'resnet'? (known: resnet, vit)``"""
     known = sorted(known)
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
+    folded = {k.casefold(): k for k in known}  # case does not count: 'Resnett' suggests 'resnet'
+    close = difflib.get_close_matches(name.casefold(), list(folded), n=1, cutoff=0.5)
+    hint = f"; did you mean '{folded[close[0]]}'?" if close else ""
     return UsageError(f"unknown {kind} '{name}'{hint} (known: {', '.join(known) or 'none'})")

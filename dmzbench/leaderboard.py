@@ -13,6 +13,7 @@ import io
 import os
 from pathlib import Path
 
+from dmzbench import callable_module
 from dmzbench import claims as claims_module
 from dmzbench.atomic import write_bytes
 from dmzbench.board import Board, Table, load, page_banner
@@ -143,3 +144,6 @@ def check(results: Path, out: Path, title: str | None = None, preamble: str | No
         if not path.exists() or path.read_text() != text:
             raise DmzbenchError(f"{path} no longer matches the records in {results}; regenerate it with "
                                 f"'dmzbench leaderboard --results {results} --out {out}' and commit both")
+
+
+callable_module(__name__)  # ``dmzbench.leaderboard(...)`` is the Python API's ``dmzbench.tables.leaderboard`` (dmzbench/__init__.py)

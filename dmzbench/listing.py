@@ -1,9 +1,14 @@
 """What ``dmzbench ls`` shows: models with presets, tasks with options and declared metrics, data sets, suites.
 
-Describing a model or task means importing it, and importing any of them imports torch (seconds). The description is
-therefore cached under ``$DMZBENCH_HOME/cache/``, keyed by the registered entry points, the installed distributions'
-versions and the size and mtime of every source file of the packages that define them: any edit or install makes a
-new key, and the next ``ls`` imports once and caches again. Hand-registered (``--import``) objects are never cached.
+Describing a model or task means importing it, and importing any of them imports torch and diffusers (seconds). The
+description is therefore cached under ``$DMZBENCH_HOME/cache/``, keyed by the registered entry points, the installed
+distributions' versions and the size and mtime of every source file of the packages that define them: any edit or
+install makes a new key, and the next ``ls`` describes again. Hand-registered (``--import``) objects are never cached.
+
+The first ``ls`` after an install need not import anything either: ``listing_snapshot.json`` ships the description of
+dmzbench's own entries, keyed by the *content* of dmzbench's source files (``builtin_fingerprint``); when they match,
+only a plugin's entries are imported and described. ``python scripts/listing_snapshot.py`` rewrites it after an edit,
+and ``tests/test_listing.py`` says when it is stale.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 from importlib.metadata import entry_points
 from importlib.util import find_spec
 from pathlib import Path
@@ -21,6 +27,8 @@ from typing import Any
 from dmzbench import registry, suites
 
 KINDS = {"models": "model", "tasks": "task", "datasets": "dataset"}
+SNAPSHOT = Path(__file__).with_name("listing_snapshot.json")
+OWN_DISTRIBUTION = "dmzbench"  # whose entries the snapshot describes
 
 
 def _home() -> Path:
@@ -78,6 +86,82 @@ def fingerprint() -> str:
     return h.hexdigest()[:24]
 
 
+def _own_entry_points() -> list:
+    return sorted((ep for group in registry.GROUPS.values() for ep in entry_points(group=group)
+                   if ep.dist is not None and ep.dist.name == OWN_DISTRIBUTION), key=lambda e: (e.group, e.name))
+
+
+def builtin_fingerprint() -> str:
+    """sha256 over dmzbench's own entry points and the content of every module of the packages that define them and
+    of the core, each named by its module (an editable install keeps the built-in models and tasks outside
+    ``dmzbench/``; a wheel keeps them inside: the same sources give the same fingerprint)."""
+    roots: dict[str, Path] = {"dmzbench": Path(__file__).parent}
+    eps = _own_entry_points()
+    for ep in eps:
+        package = ep.value.partition(":")[0].rpartition(".")[0]
+        spec = find_spec(package) if package else None
+        if spec is not None and spec.submodule_search_locations:
+            roots[package] = Path(list(spec.submodule_search_locations)[0])
+    modules: dict[str, bytes] = {}
+    for package, root in roots.items():
+        for f in root.rglob("*.py"):
+            name = ".".join((package, *f.relative_to(root).with_suffix("").parts))
+            modules[name] = f.read_bytes()
+    h = hashlib.sha256()
+    for ep in eps:
+        h.update(f"{ep.group}|{ep.name}|{ep.value}\n".encode())
+    for name in sorted(modules):
+        h.update(f"{name}|{len(modules[name])}\n".encode() + modules[name])
+    return h.hexdigest()[:24]
+
+
+def _snapshot() -> dict[str, dict[str, dict[str, Any]]] | None:
+    """plural -> name -> row of dmzbench's own entries, from the shipped snapshot when it describes these sources."""
+    try:
+        data = json.loads(SNAPSHOT.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    if data.get("fingerprint") != builtin_fingerprint():
+        return None
+    return {plural: {r["name"]: r for r in rows} for plural, rows in data["described"].items()}
+
+
+def _describe_registered(local: dict[str, set[str]]) -> dict[str, list[dict[str, Any]]]:
+    shipped = _snapshot()
+    described = {}
+    for plural, kind in KINDS.items():
+        rows = []
+        for n in registry.names(kind):
+            if n in local[kind]:
+                continue
+            own = shipped is not None and registry.source(kind, n) == OWN_DISTRIBUTION and n in shipped[plural]
+            rows.append(shipped[plural][n] if own else describe(kind, n))
+        described[plural] = rows
+    return described
+
+
+def write_snapshot() -> Path:
+    """Describe dmzbench's own entries (importing them) and ship that as ``listing_snapshot.json``."""
+    described = {plural: [describe(kind, ep.name) for ep in _own_entry_points() if ep.group == registry.GROUPS[kind]]
+                 for plural, kind in KINDS.items()}
+    SNAPSHOT.write_text(json.dumps({"fingerprint": builtin_fingerprint(), "described": described}, indent=1,
+                                   default=str) + "\n")
+    return SNAPSHOT
+
+
+def _write_cache(path: Path, text: str) -> None:
+    """Temp file + rename, without dmzbench.atomic (it imports torch, which an ls from the snapshot never needs; a
+    cache needs no fsync: a damaged one is rebuilt). An unwritable cache only costs the next ls its speed."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
 def listing() -> dict[str, list[dict[str, Any]]]:
     """Every registered model, task and data set described, plus the suites (cached; see the module docstring)."""
     local = {kind: set(registry._local[kind]) for kind in KINDS.values()}
@@ -89,14 +173,8 @@ def listing() -> dict[str, list[dict[str, Any]]]:
         except (OSError, json.JSONDecodeError):  # a damaged cache is rebuilt, not trusted
             described = None
     if described is None:
-        described = {plural: [describe(kind, n) for n in registry.names(kind) if n not in local[kind]]
-                     for plural, kind in KINDS.items()}
-        from dmzbench.atomic import write_bytes  # here: atomic imports torch, which a cached ls never needs
-
-        try:
-            write_bytes(cache, json.dumps(described, default=str).encode())
-        except Exception:  # an unwritable cache only costs the next ls its speed
-            pass
+        described = _describe_registered(local)
+        _write_cache(cache, json.dumps(described, default=str))
     for plural, kind in KINDS.items():
         described[plural] += [describe(kind, n) for n in sorted(local[kind])]
         described[plural].sort(key=lambda r: r["name"])

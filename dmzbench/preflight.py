@@ -12,7 +12,6 @@ import torch
 from dmzbench import registry
 from dmzbench.api import DataSpec, ModelAdapter, dataset_provides, task_declaration
 from dmzbench.errors import DmzbenchError, UsageError
-from dmzbench.presets import SEPARATOR, with_settings
 
 # need -> (what the task needs, what the data set lacks), for the one-line error
 NEEDS = {"pairs": ("a paired data set", "is not paired"), "attributes": ("a data set with attributes", "has no attributes")}
@@ -27,10 +26,11 @@ def task_data_needs(task_cls: type) -> frozenset[str]:
     return frozenset(needs)
 
 
-def check_data_serves(task: str, task_cls: type, dataset: str) -> None:
+def check_data_serves(task: str, task_cls: type, dataset: str, source: type | None = None) -> None:
     """Refuse a data set that does not provide what the task needs, from the source's ``provides`` declaration (a
-    source without one is checked after loading, by the task's ``validate``)."""
-    provides = dataset_provides(registry.get("dataset", dataset))
+    source without one is checked after loading, by the task's ``validate``); ``source`` is the data set's registered
+    class when the caller already resolved the name."""
+    provides = dataset_provides(source or registry.get("dataset", dataset))
     if provides is None:
         return
     for need in sorted(task_data_needs(task_cls) - set(provides)):
@@ -61,12 +61,3 @@ def check_encode_shape(adapter: ModelAdapter, module: torch.nn.Module, spec: Dat
     if not isinstance(z, torch.Tensor) or tuple(z.shape) != (n, dim):
         got = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
         raise encode_shape_error(adapter.info.name, got, n, dim)
-
-
-def with_model_settings(model: str, preset: str | None, settings: list[str] | None) -> str | None:
-    """``--preset P -m KEY=VALUE ...`` -> the canonical preset identifier ``P+KEY=VALUE,...`` (dmzbench/presets.py),
-    checked against the family's typed preset now: an unknown key gets a did-you-mean, a bad value one line."""
-    if not settings and SEPARATOR not in (preset or ""):  # an identifier given to --preset is made canonical too
-        return preset
-    baseline = registry.get("model", model)()
-    return with_settings(baseline, preset or baseline.default_preset, settings)

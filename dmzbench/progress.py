@@ -1,4 +1,6 @@
-"""Training progress: rich's live bar on a terminal; elsewhere (a log file, a pipe, CI) one plain line every ~10 s.
+"""Progress: rich's live bar (training) or spinner (any other phase) on a terminal; elsewhere (a log file, a pipe, CI,
+a Jupyter notebook) plain lines: one every ~10 s while training, and for any other phase that takes longer than ~2 s a
+line when it has run that long and one when it ends.
 
 A live bar written to a file shows nothing until the stage ends, so a user piping a first run into a log would see no
 sign of life for minutes. ``LineProgress`` implements the part of rich's ``Progress`` API the trainer uses
@@ -7,14 +9,57 @@ sign of life for minutes. ``LineProgress`` implements the part of rich's ``Progr
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 
 EVERY_S = 10.0
+PHASE_QUIET_S = 2.0  # a phase shorter than this prints nothing in plain mode
+
+
+def live(console: Console) -> bool:
+    """Whether live displays (bars, spinners) render: a terminal, not a notebook (whose output would keep every
+    frame) nor a pipe."""
+    return console.is_terminal and not console.is_jupyter
+
+
+@contextmanager
+def phase(console: Console, label: str, enabled: bool = True, quiet_s: float | None = None) -> Iterator[None]:
+    """A sign of life for one phase (encoding, fitting, sampling): a spinner with the elapsed time on a terminal; in
+    plain mode ``<label> ...`` once it has run ``quiet_s`` seconds and ``<label>: done in N s`` when it ends (nothing
+    for a phase shorter than that, so fast steps stay quiet)."""
+    if not enabled:
+        yield
+        return
+    if live(console):
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                      transient=True) as spinner:
+            spinner.add_task(label, total=None)
+            yield
+        return
+    t0 = time.monotonic()
+    said = threading.Event()
+
+    def say() -> None:
+        said.set()
+        console.print(f"{label} ...", highlight=False, soft_wrap=True)
+
+    timer = threading.Timer(PHASE_QUIET_S if quiet_s is None else quiet_s, say)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        timer.join()  # a line being printed is finished before the closing one
+        if said.is_set():
+            console.print(f"{label}: done in {time.monotonic() - t0:.0f} s", highlight=False, soft_wrap=True)
 
 
 def _duration(seconds: float) -> str:
@@ -64,7 +109,7 @@ class LineProgress:
 
 def training_progress(console: Console, enabled: bool) -> Progress | LineProgress:
     """The progress display for one training stage: a live bar on a terminal, plain lines otherwise."""
-    if enabled and not console.is_terminal:
+    if enabled and not live(console):
         return LineProgress(console)
     return Progress(
         TextColumn("[bold]{task.description}"),

@@ -14,7 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from dmzbench import __version__, registry
+from dmzbench import __version__, callable_module, registry
 from dmzbench.atomic import sha256_file, sha256_json, write_json
 from dmzbench.errors import DmzbenchError
 
@@ -62,6 +62,12 @@ class ResultRecord:
         except DmzbenchError as exc:
             print(json.dumps(self.to_dict(), indent=2), flush=True)
             raise DmzbenchError(f"{exc} -- the record is printed on stdout instead; save it as {path}") from None
+
+    def save(self, path: str | Path) -> Path:
+        """Write the record as JSON (atomically): to ``path`` if it names a .json file, else into the results folder
+        ``path`` under its usual name (``<task>/<model>-<preset>-...json``, where ``dmzbench.records`` finds it)."""
+        path = Path(path)
+        return write_json(path, self.to_dict()) if path.suffix == ".json" else self.write(path)
 
 
 def task_section(name: str, version: str, config: dict[str, Any], mode: str, source: str) -> dict[str, Any]:
@@ -192,3 +198,6 @@ def git_commit() -> str | None:
         return (commit + ("+dirty" if dirty else "")) or None
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+callable_module(__name__)  # ``dmzbench.records(...)`` is the Python API's ``dmzbench.tables.records`` (dmzbench/__init__.py)

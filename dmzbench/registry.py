@@ -75,6 +75,35 @@ def get(kind: str, name: str) -> Any:
     return entries[name].load()
 
 
+@dataclass(frozen=True)
+class Resolved:
+    """One name looked up: its canonical spelling, the registered object and where it came from."""
+
+    kind: str
+    name: str
+    obj: Any
+    source: str
+
+
+def canonical(kind: str, name: str) -> str:
+    """``name`` as registered, matched case-insensitively when that is unambiguous (``DMZ`` -> ``dmz``), else a usage
+    error with a "did you mean" suggestion."""
+    known = names(kind)
+    if name in known:
+        return name
+    folded = [k for k in known if k.casefold() == name.casefold()]
+    if len(folded) == 1:
+        return folded[0]
+    raise did_you_mean(kind, name, known)
+
+
+def resolve(kind: str, name: str) -> Resolved:
+    """The one lookup of a name on its way from the command line (or the Python API) to a record
+    (``dmzbench.plan``): canonical name, object and source together."""
+    name = canonical(kind, name)
+    return Resolved(kind, name, get(kind, name), source(kind, name))
+
+
 def source(kind: str, name: str) -> str:
     return _local[kind][name][1] if name in _local[kind] else _entries(kind)[name].source
 

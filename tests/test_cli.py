@@ -98,3 +98,63 @@ def test_train_piped_prints_valid_json_even_with_a_long_path(tmp_path):
     done = run_proc("train", "--model", "pixels", "--device", "cpu", env=dict(os.environ, DMZBENCH_HOME=str(home)))
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["checkpoint"].startswith(str(home))
+
+
+# ---------------------------------------------------------------------------------------- conventions (issue 24, 8)
+@pytest.mark.parametrize("args", [["-h"], ["run", "-h"], ["suite", "-h"], ["data", "get", "-h"], ["ls", "-h"]])
+def test_dash_h_everywhere_with_plain_metavars(args, capsys):
+    assert cli(*args) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("Usage: dmzbench") and "<" not in text.replace("<=", "")  # no <str>, <bool>, <list[str]>
+
+
+def test_run_help_names_plain_metavars_and_the_short_form(capsys):
+    assert cli("run", "-h") == 0
+    text = capsys.readouterr().out
+    for metavar in ("--model NAME", "-o, --option KEY=VALUE", "-m, --model-setting KEY=VALUE", "--seed N",
+                    "--results PATH", "dmzbench run dmz probe"):
+        assert metavar in text, metavar
+
+
+def test_model_task_and_dataset_names_ignore_case_and_suggest(tmp_path, capsys):
+    from dmzbench import plan
+
+    import torch
+
+    resolved = plan.resolve("DMZ", "Probe", dataset="Fashion-MNIST", preset="init",
+                            device=torch.device("cpu"))
+    assert (resolved.model, resolved.task, resolved.dataset) == ("dmz", "probe", "fashion-mnist")
+    assert cli("run", "--model", "DMZZ", "--task", "probe", "--results", str(tmp_path)) == 2
+    assert "did you mean 'dmz'" in capsys.readouterr().err
+
+
+def test_positional_model_and_task_are_accepted(tmp_path, capsys):
+    # the positional names reach the resolution: the preset typo is the first thing refused
+    assert cli("run", "dmz", "probe", "--preset", "smok", "--results", str(tmp_path)) == 2
+    assert "did you mean 'smoke'" in capsys.readouterr().err
+    assert cli("run", "dmz", "--results", str(tmp_path)) == 2
+    assert "dmzbench run --model dmz --task NAME" in capsys.readouterr().err
+
+
+def test_option_key_space_value_is_answered_with_key_equals_value(tmp_path, capsys):
+    assert cli("run", "--model", "pixels", "--task", "probe", "-o", "max_images", "100", "--results", str(tmp_path)) == 2
+    err = capsys.readouterr().err
+    assert "KEY=VALUE" in err and "-o max_images=100" in err and len(err.strip().splitlines()) == 1
+
+
+def test_end_of_run_table_folds_uncertainty_and_prints_counts_as_integers():
+    from dmzbench.records import ResultRecord
+    from dmzbench.registry import get
+    from dmzbench.run_table import metric_rows, title
+
+    rec = ResultRecord(model={"name": "pixels", "preset": "identity"}, task={"name": "probe"},
+                       dataset={"name": "fashion-mnist"}, seed=0, timings={}, train={}, device="cpu",
+                       metrics={"accuracy": 0.79642, "accuracy_std": 0.00581, "n_images": 10000.0},
+                       libraries={}, environment={})
+    assert dict(metric_rows(rec, get("task", "probe"))) == {"accuracy": "0.7964 ± 0.0058", "n_images": "10000"}
+    assert "\n" not in title(rec)
+
+
+def test_ls_shows_each_metrics_meaning(capsys):
+    assert cli("ls", "tasks") == 0
+    assert "accuracy ↑: Linear-probe classification accuracy" in capsys.readouterr().out

@@ -40,8 +40,10 @@ def spec_of(name: str) -> DataSpec:
     return registry.get("dataset", name).spec
 
 
-def load(name: str, root: str | os.PathLike | None = None) -> ImageData:
-    return get_source(name).load(data_root(root))
+def load(name: str, root: str | os.PathLike | None = None, source: type | None = None) -> ImageData:
+    """Data set ``name`` loaded whole; ``source`` is its registered class when the caller already resolved the name
+    (``dmzbench.plan``), so it is not looked up again."""
+    return (source or registry.get("dataset", name))().load(data_root(root))
 
 
 def system_data_dir() -> Path:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from dmzbench import registry
 from dmzbench.data import data_root, download_root, downloads_allowed, fashion_mnist
-from dmzbench.errors import DmzbenchError, UsageError, did_you_mean
+from dmzbench.errors import DmzbenchError, UsageError
 
 Say = Callable[[str], None]
 
@@ -86,9 +86,7 @@ def get_fashion_mnist(root: str | os.PathLike | None, say: Say) -> Path:
 
 def get(name: str, root: str | os.PathLike | None, say: Say) -> str:
     """Get data set ``name``; returns a one-line summary of where it is."""
-    known = registry.names("dataset")
-    if name not in known:
-        raise did_you_mean("dataset", name, known)
+    name = registry.canonical("dataset", name)  # case does not count; an unknown name gets a did-you-mean
     if name == "shapes":
         return "shapes is drawn from a fixed seed on every run; there is nothing to get"
     if name in ("fashion-mnist", "edges2fashion"):
