@@ -408,6 +408,9 @@ class TaskDefaults:
     position: ClassVar[float] = 1000.0  # order on the page (sections by their first task); plugins default to the end
     metrics: ClassVar[tuple[Metric, ...]] = ()  # the first shown, rankable one is the task's headline
     artifacts: ClassVar[Mapping[str, str]] = {}  # file-name pattern of a saved PNG -> its caption on the page
+    # Whether ``dmzbench run`` puts a trained model's headline number beside its untrained ``init`` control's (cheap
+    # and meaningful for representation tasks; an untrained decoder's samples are noise).
+    control: ClassVar[bool] = False
 
 
 _TASK_OPTIONAL = frozenset(k for k in vars(TaskDefaults) if not k.startswith("_"))

@@ -182,6 +182,11 @@ def run(
             table.add_row(name, text)
         out.print(table)
     err.print(f"record written to {results / record.filename()}", highlight=False)
+    control = runner.control_record(spec, record)
+    if control is not None:
+        from dmzbench.run_table import control_line  # here: as metric_rows above
+
+        err.print(control_line(record, control, spec.task_cls), highlight=False, soft_wrap=True)
 
 
 

@@ -40,3 +40,19 @@ def metric_rows(record: ResultRecord, task_cls: type) -> Iterator[tuple[str, str
         if key in uncertainty_of:
             text += f" ± {record.metrics[uncertainty_of[key]]:.4f}"
         yield key, text
+
+
+def control_line(record: ResultRecord, control: dict[str, Any], task_cls: type) -> str:
+    """The headline metric beside the untrained control's (same task config and seed) and their difference with the
+    combined uncertainty; the run's number alone says nothing about whether training helped."""
+    declared = tuple(task_declaration(task_cls, "metrics"))
+    head = next((m for m in declared if m.shown and m.higher_is_better is not None and m.name in record.metrics), None)
+    if head is None or head.name not in control.get("metrics", {}):
+        return f"init control: {control['model']['name']}/{control['model']['preset']} has no {task_cls.name} headline"
+    mine, theirs = record.metrics[head.name], control["metrics"][head.name]
+    u_mine, u_theirs = record.metrics.get(head.uncertainty), control["metrics"].get(head.uncertainty)
+    both = (u_mine ** 2 + u_theirs ** 2) ** 0.5 if u_mine is not None and u_theirs is not None else None
+    unc = lambda u: f" ± {u:.4f}" if u is not None else ""  # noqa: E731
+    return (f"{head.name}: {mine:.4f}{unc(u_mine)}; untrained init control {theirs:.4f}{unc(u_theirs)}; "
+            f"difference {mine - theirs:+.4f}{unc(both)}. Smoke models barely move from their init; the cpu table "
+            "(leaderboards/cpu/README.md) compares the families at 15-20 CPU minutes of training each.")

@@ -25,8 +25,8 @@ from rich.console import Console
 from torch import nn
 
 from dmzbench import data, distributed, guard, locks, preflight, registry, validate, workspace
-from dmzbench.api import (SOURCE_DOMAIN, Baseline, DataSpec, ImageData, ModelAdapter, TaskContext, can, task_needs,
-                          validate_task)
+from dmzbench.api import (SOURCE_DOMAIN, Baseline, DataSpec, ImageData, ModelAdapter, TaskContext, can,
+                          task_declaration, task_needs, validate_task)
 from dmzbench.atomic import sha256_file, save_checkpoint
 from dmzbench.budget import inspect_model_cached
 from dmzbench.checkpoints import checkpoint_meta, has_checkpoint, load_checkpoint
@@ -34,10 +34,10 @@ from dmzbench.errors import DmzbenchError, UsageError
 from dmzbench.features import encode_all, feature_cache, no_features
 from dmzbench.outputs import checked
 from dmzbench.plan import ModelSpec, RunPlan, resolve
-from dmzbench.presets import record_settings
+from dmzbench.presets import parse_preset, record_settings
 from dmzbench.progress import phase
 from dmzbench.presets import resolve as resolve_preset
-from dmzbench.records import (ResultRecord, config_key, dataset_section, metric_values, model_section,
+from dmzbench.records import (ResultRecord, config_key, dataset_section, metric_values, model_section, read_record,
                               reproduce_command, run_stem, task_section, timings_section)
 from dmzbench.snapshots import SnapshotTarget, snapshots_of
 from dmzbench.train import CHECKPOINT_FORMAT, StageSummary, Trainer, train_summary
@@ -290,6 +290,25 @@ def execute(run: RunPlan) -> ResultRecord | None:
     if run.results_dir is not None:
         record.write(run.results_dir)
     return record
+
+
+CONTROL_PRESET = "init"  # every trained built-in family's untrained control (the seeded initialisation)
+
+
+def control_record(run: RunPlan, record: ResultRecord) -> dict[str, Any] | None:
+    """The record of the model's untrained ``init`` control on the same task config and seed: read from the results
+    folder when there, else made now (and written, so the next run reads it). None when the run is a control itself,
+    the family has no ``init``, the model is in memory, or the task does not declare ``control``."""
+    if (run.in_memory is not None or run.baseline is None or not task_declaration(run.task_cls, "control")
+            or parse_preset(run.preset)[0] == CONTROL_PRESET or CONTROL_PRESET not in run.baseline.presets):
+        return None
+    if run.results_dir is not None:
+        path = run.results_dir / record.task["name"] / (
+            run_stem(run.model, CONTROL_PRESET, run.dataset, run.seed, config_key(record.task)) + ".json")
+        if path.is_file():
+            return read_record(path)
+    made = execute(dataclasses.replace(run, preset=CONTROL_PRESET))
+    return None if made is None else made.to_dict()
 
 
 def _model_section(run: RunPlan, info: Any, loaded: LoadedModel | None) -> dict[str, Any]:

@@ -78,6 +78,7 @@ class AUROC:
     data_needs = frozenset({"attributes"})  # checked from the data set's ``provides`` before it is loaded
     training_mode = ""
     group = "Representation"
+    control = True  # the run prints the init control's AUROC beside the model's
     position = 2
     metrics = (
         Metric("auroc_mean", True, "Mean over binary attributes of the 5-fold AUROC of a logistic regression on the "

@@ -73,6 +73,7 @@ class Probe:
     training_mode = ""
     group = "Representation"
     position = 1
+    control = True  # the run prints the init control's accuracy beside the model's
     metrics = (
         Metric("accuracy", True, "Linear-probe classification accuracy on the latent (5-fold or train/test split).",
                uncertainty="accuracy_std",
