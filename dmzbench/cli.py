@@ -44,7 +44,7 @@ DataRoot = Annotated[Optional[str], typer.Option("--data-root", metavar="PATH",
                                                  help="Folder with data sets (else $DMZBENCH_DATA).")]
 Compile = Annotated[bool, typer.Option("--compile", help="Train with torch.compile (see bench/gpu_check.py).")]
 Yes = Annotated[bool, typer.Option("--yes", help="Start even when the estimate is over --max-hours (no question).")]
-MaxHours = Annotated[Optional[float], typer.Option("--max-hours", help="Ask (on a terminal) or refuse (without one) "
+MaxHours = Annotated[Optional[float], typer.Option("--max-hours", metavar="HOURS", help="Ask (on a terminal) or refuse (without one) "
                                                    "before work estimated to take longer; default $DMZBENCH_MAX_HOURS "
                                                    "or 2.")]
 ModelSetting = Annotated[Optional[list[str]], typer.Option(
@@ -117,7 +117,8 @@ def train(
     _check_seed(seed)
     key = plan.model_spec(model, preset, setting, dataset, seed, device=workspace.resolve_device(device),
                           data_root=data_root, compile=compile)
-    guard.check(key.model, key.preset, key.dataset, seed, "", key.device, guard.policy(max_hours, yes))
+    guard.check(key.model, key.preset, key.dataset, seed, "", key.device, guard.policy(max_hours, yes),
+                family=type(key.baseline) if key.baseline is not None else None)
     loaded = runner.obtain(key)
     # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
     from dmzbench import distributed

@@ -93,10 +93,18 @@ class _Counted:
     peak_bytes: int  # training's peak over its stages
 
 
+# The family classes a run's plan already resolved (``check(family=...)``): the guard does not look those names up again.
+_FAMILIES: dict[str, type] = {}
+
+
+def _family(model: str) -> type:
+    return _FAMILIES.get(model) or registry.get("model", model)
+
+
 def _counted(model: str, preset: str, dataset: str) -> _Counted:
     """FLOPs, parameters and training memory of ``model``/``preset`` on ``dataset``, counted once per process (keyed
     by the model's class: a plugin may reuse a name)."""
-    return _count(registry.get("model", model), preset, dataset)
+    return _count(_family(model), preset, dataset)
 
 
 @functools.lru_cache(maxsize=64)
@@ -127,7 +135,7 @@ def training_estimate(model: str, preset: str, dataset: str, device: budget.Devi
 def untrained_estimate(model: str, preset: str, dataset: str, seed: int, mode: str,
                        device: budget.DeviceProfile) -> Estimate:
     """Training still to do for this model and its dependencies (none for a model with a checkpoint)."""
-    baseline = registry.get("model", model)()
+    baseline = _family(model)()
     parts = [untrained_estimate(dep, dep_preset, dataset, seed, "", device)
              for dep, dep_preset in baseline.dependencies(preset).values()]
     if not workspace.checkpoint_path(model, preset, dataset, seed, mode).exists():
@@ -195,9 +203,12 @@ def smaller_preset(model: str, dataset: str, asked: str, device: budget.DevicePr
 
 
 def check(model: str, preset: str, dataset: str, seed: int, mode: str, device: torch.device, rule: Policy,
-          task: tuple[str, type, object, frozenset[str]] | None = None) -> Estimate:
+          task: tuple[str, type, object, frozenset[str]] | None = None, family: type | None = None) -> Estimate:
     """Refuse (UsageError) or ask before a run whose training and task would not fit; returns the estimate.
-    ``task`` is (name, class, config, the capabilities it requires): a task the model cannot do costs nothing."""
+    ``task`` is (name, class, config, the capabilities it requires): a task the model cannot do costs nothing;
+    ``family`` is the model's class where the caller resolved it already."""
+    if family is not None:
+        _FAMILIES[model] = family
     try:
         return _check(model, preset, dataset, seed, mode, device, rule, task)
     except DmzbenchError:

@@ -213,7 +213,7 @@ def execute(run: RunPlan) -> ResultRecord | None:
     if run.in_memory is None:
         # Work that cannot finish here is refused before anything is built on the device or loaded (guard.py).
         guard.check(run.model, run.preset, run.dataset, run.seed, mode, run.device, run.limits or guard.policy(),
-                    (run.task, task_cls, config, requires))
+                    (run.task, task_cls, config, requires), family=type(run.baseline))
         # Capabilities come from the architecture, not the weights: a task the model cannot do is recorded as skipped
         # (never faked) before any training is spent on it.
         untrained = build_seeded(run.baseline, run.preset, spec, run.seed)

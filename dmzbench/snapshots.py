@@ -13,6 +13,7 @@ statistics) when the snapshot is first loaded, exactly as the shorter run does.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,9 @@ class SnapshotTarget:
 def snapshots_of(baseline: Any, preset: str) -> list[Snapshot]:
     """The snapshots training ``preset`` keeps (none for a preset without ``snapshots``), shortest first."""
     cfg = resolve(baseline, preset)
-    steps = getattr(cfg, "snapshots", ()) or ()
+    steps = (cfg.get("snapshots") if isinstance(cfg, Mapping) else getattr(cfg, "snapshots", None)) or ()
+    if not steps:  # most presets (and plain-dict presets of plugins) keep none
+        return []
     first, *later = baseline.stage_steps
     total = getattr(cfg, first)
     base, raw = parse_preset(preset)

@@ -26,7 +26,7 @@ CASES = [
     (RUN + ["-m", "batch_size=0"], 2, "batch_size=0 must be positive"),
     (["train", "--model", "diffae", "--preset", "init", "-m", "dropout=2"], 2, "dropout=2.0 must lie in [0, 1]"),
     # task options: bounded by the data set, by a bound, or refused
-    (["run", "--model", "dmz", "--preset", "init", "--task", "interp", "-o", f"n_pairs={HUGE}", "--data-root",
+    (["run", "--model", "dmz", "--preset", "init", "--task", "interp", "-o", "n_pairs=100", "--data-root",
       "{data}"], 2, "use n_pairs=16 or fewer"),
     (["run", "--model", "dmz", "--preset", "init", "--task", "interp", "-o", f"frames={HUGE}"], 2,
      "above its bound 1,000"),

@@ -21,7 +21,8 @@ UNCERTAINTY_SUFFIXES = ("_std", "_sem")
 def declaration_problems(task, metrics: dict[str, float]) -> list[str]:
     """What is wrong between ``task.metrics`` and one result dict ``metrics`` (empty: nothing)."""
     declared = task.metrics
-    uncertainties = {m.uncertainty for m in declared if m.uncertainty}
+    # a family's uncertainty names its members' keys through the family's * (fid_T* -> fid_T*_std: fid_T10_std)
+    uncertainties = {m.uncertainty_of(k) for m in declared if m.uncertainty for k in metrics if m.matches(k)}
     problems = []
     for key in metrics:
         if key in uncertainties:
@@ -34,8 +35,10 @@ def declaration_problems(task, metrics: dict[str, float]) -> list[str]:
     for m in declared:
         # a non-finite score (PSNR of identical images) has no uncertainty, and the task leaves it out on purpose
         finite = [k for k in metrics if k not in uncertainties and m.matches(k) and math.isfinite(metrics[k])]
-        if m.uncertainty and finite and m.uncertainty not in metrics:
-            problems.append(f"{m.name!r} is returned without its declared uncertainty {m.uncertainty!r}")
+        for k in finite if m.uncertainty else []:
+            if m.uncertainty_of(k) not in metrics:
+                problems.append(f"{m.name!r} is returned without its declared uncertainty {m.uncertainty!r}")
+                break
     return problems
 
 
