@@ -24,7 +24,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any, Mapping
 
-from dmzbench import board_marks, registry, suites
+from dmzbench import board_marks, registry, snapshots, suites
 from dmzbench.board_marks import Delta
 from dmzbench.api import Metric, task_declaration
 from dmzbench.errors import DmzbenchError, UsageError
@@ -366,9 +366,17 @@ class Board:
     tables: list[Table]
 
 
+def is_snapshot(run: Run) -> bool:
+    """A learning-curve snapshot's record (dmzbench/snapshots.py): drawn on the curve, not ranked in the tables."""
+    try:
+        return snapshots.parent_of(registry.get("model", run.model)(), run.preset) is not None
+    except (DmzbenchError, TypeError, ValueError):  # a model not installed here, or a plain-dict preset
+        return False
+
+
 def load(results: Path) -> Board:
     runs = load_runs(Path(results))
-    return Board(runs, build_tables(runs))
+    return Board(runs, build_tables([r for r in runs if not is_snapshot(r)]))
 
 
 def page_banner(board: Board, title: str | None, note: str | None) -> tuple[str, str]:

@@ -136,7 +136,8 @@ def verdict(board: Board, claim: Claim) -> tuple[str, list[str]]:
     scales = {scale_of(r) for r in (used if found != MISSING else board.runs)}
     if scales == {suites.PIPELINE_CHECK}:
         return NOT_AT_SCALE, [f"pipeline check only; its numbers say {found}, for information"] + evidence
-    return found, evidence
+    named = sorted(s for s in scales if s)
+    return found, ([f"tested at: {', '.join(named)}"] if named else []) + evidence
 
 
 def tested_on(c: Claim) -> str:

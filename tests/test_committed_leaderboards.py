@@ -86,3 +86,18 @@ def test_ci_page_marks_degenerate_rows_and_claims_know_their_scale():
     assert suites.get("ci").scale == suites.PIPELINE_CHECK
     rows = [line for line in (CI / "claims.md").read_text().splitlines() if line.startswith("| ") and "---" not in line]
     assert len(rows) > 1 and all("**not tested at scale**" in line for line in rows[1:])
+
+
+def test_committed_cpu_page_and_run_list_are_what_its_records_give(capsys, monkeypatch):
+    """leaderboards/cpu (issue 22): the page matches its records (as `.ci/run` checks) and runs.md lists every planned
+    run of the cpu suite, recorded or "not yet run"."""
+    from dmzbench.cli import main
+
+    cpu = CI.parent / "cpu"
+    lb.check(cpu / "results", cpu, suites.page_title(suites.get("cpu")), suites.get("cpu").note)
+    monkeypatch.chdir(CI.parent.parent)
+    try:
+        main(["suite", "cpu", "--status", "--results", "leaderboards/cpu/results"])
+    except SystemExit as exc:
+        assert not exc.code
+    assert capsys.readouterr().out == (cpu / "runs.md").read_text()
