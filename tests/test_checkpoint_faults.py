@@ -9,24 +9,16 @@ from dmzbench import registry, runner, workspace
 from dmzbench.api import TrainStage
 from dmzbench.atomic import checkpoint_is_intact, damaged, load_checkpoint_file, previous, sha256_file
 from dmzbench.train import FIRST_SAVE_S, Trainer
-from tests.conftest import tiny_data
+from tests.conftest import TinySource, tiny_data
 from tests.fault_helpers import TinyDMZ
 
 CPU = torch.device("cpu")
 
 
-class _TinySource:
-    name = "tiny"
-    spec = tiny_data().spec
-
-    def load(self, root):
-        return tiny_data()
-
-
 @pytest.fixture
 def tiny(monkeypatch):
     registry.register("model", "tiny-dmz", TinyDMZ, "tests")
-    registry.register("dataset", "tiny", _TinySource, "tests")
+    registry.register("dataset", "tiny", TinySource, "tests")
     monkeypatch.setenv("DMZBENCH_SAVE_EVERY_S", "0")  # a checkpoint every step, so .prev is one step behind
 
 

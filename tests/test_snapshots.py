@@ -13,7 +13,7 @@ from dmzbench.baselines.diffae import SMOKE as DIFFAE_SMOKE
 from dmzbench.baselines.diffae import DiffAE
 from dmzbench.baselines.dmz import DMZ, DMZConfig
 from dmzbench.snapshots import parent_of, snapshots_of
-from tests.conftest import tiny_data
+from tests.conftest import TinySource
 from tests.fault_helpers import TINY
 
 CPU = torch.device("cpu")
@@ -33,19 +33,11 @@ class SnapDiffAE(DiffAE):
     default_preset = "long"
 
 
-class _TinySource:
-    name = "tiny"
-    spec = tiny_data().spec
-
-    def load(self, root):
-        return tiny_data()
-
-
 @pytest.fixture
 def registered():
     registry.register("model", "snap-dmz", SnapDMZ, "tests")
     registry.register("model", "snap-diffae", SnapDiffAE, "tests")
-    registry.register("dataset", "tiny", _TinySource, "tests")
+    registry.register("dataset", "tiny", TinySource, "tests")
 
 
 def test_snapshot_presets_are_the_shorter_runs():
