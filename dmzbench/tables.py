@@ -51,7 +51,9 @@ def records(source: Any):
         try:
             task, model, dataset = rec["task"], rec["model"], rec["dataset"]
             declared = declaration(task["name"])
-            uncertainty_keys = {m.uncertainty for m in declared.metrics if m.uncertainty}
+            # a family's uncertainty names its members' keys (fid_T* -> fid_T*_std: fid_T10_std), api.Metric
+            uncertainty_keys = {m.uncertainty_of(k) for m in declared.metrics if m.uncertainty
+                                for k in rec["metrics"] if m.matches(k)}
             common = {"model": model["name"], "preset": model["preset"], "task": task["name"],
                       "dataset": dataset["name"], "seed": int(rec["seed"]), "config_key": config_key(task),
                       "device": rec.get("device", ""), "date": rec.get("created_at", ""),
@@ -63,7 +65,7 @@ def records(source: Any):
                 if metric in uncertainty_keys:
                     continue  # shown as its metric's uncertainty
                 spec = declared.spec(metric)
-                unc_key = spec.uncertainty if spec is not None else ""
+                unc_key = spec.uncertainty_of(metric) if spec is not None and spec.uncertainty else ""
                 rows.append(common | {
                     "metric": metric, "value": None if value is None else float(value),
                     "uncertainty": float(rec["metrics"][unc_key]) if unc_key in rec["metrics"] else None,
@@ -91,7 +93,7 @@ def _runs(frame) -> list:
             metrics[row.metric] = row.value
             spec = declared.spec(row.metric)
             if spec is not None and spec.uncertainty and pd.notna(row.uncertainty):
-                metrics[spec.uncertainty] = row.uncertainty
+                metrics[spec.uncertainty_of(row.metric)] = row.uncertainty
         task = rec["task"]
         runs.append(Run(rec["model"]["name"], rec["model"]["preset"], rec["dataset"]["name"], task["name"],
                         int(rec["seed"]), config_key(task), task.get("config") or {}, task.get("details") or {},
