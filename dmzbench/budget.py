@@ -15,6 +15,7 @@ budgeted suite leaves a safety margin, and the sprint script also stops the suit
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -143,13 +144,22 @@ def _count(fn) -> float:
 def flops_fingerprint(baseline: Baseline, preset: str, spec: DataSpec) -> str:
     """What a FLOP count depends on: the resolved preset, the data's shape, the family's and the shared network code
     (its module and dmzbench/nn, dmzbench/diffusion) and torch's version."""
-    import inspect  # here: only the cache needs it
-
     h = hashlib.sha256()
     config = baseline.preset_config(preset) if hasattr(baseline, "preset_config") else baseline.presets.get(preset)
     h.update(json.dumps([type(baseline).__qualname__, config, [spec.image_size, spec.channels], torch.__version__],
                         sort_keys=True, default=str).encode())
-    sources = {Path(inspect.getfile(type(baseline)))} | set((Path(__file__).parent / "nn").glob("*.py")) \
+    h.update(_code_hash(type(baseline)).encode())
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=None)
+def _code_hash(family: type) -> str:
+    """The family's module and the shared network code, hashed once per process (the guard, the planner and every
+    record ask for the same counts)."""
+    import inspect  # here: only the cache needs it
+
+    h = hashlib.sha256()
+    sources = {Path(inspect.getfile(family))} | set((Path(__file__).parent / "nn").glob("*.py")) \
         | set((Path(__file__).parent / "diffusion").glob("*.py"))
     for path in sorted(sources):
         h.update(path.read_bytes())
