@@ -39,6 +39,9 @@ class TaskCost:
     denoiser_forwards: int = 0  # image-forwards of the model's sampling network (images x sampling steps)
     encoded_images: int = 0  # images through the encoder
     fixed_s: float = 0.0  # work that does not scale with the model (classifier fits, feature extraction), GPU machine
+    # training modes of the same model the run obtains besides its own (transfer's bridge: "source-domain"), priced
+    # by the planner as training wherever that checkpoint does not exist yet
+    other_modes: tuple[str, ...] = ()
 
 
 # A task that declares no cost is priced at this (a conservative minute), and the plan says so.

@@ -143,14 +143,16 @@ def untrained_estimate(model: str, preset: str, dataset: str, seed: int, mode: s
     return Estimate(sum(p.seconds for p in parts), max((p.peak_bytes for p in parts), default=0))
 
 
-def task_estimate(model: str, preset: str, dataset: str, task_cls: type, config: object,
+def task_estimate(model: str, preset: str, dataset: str, seed: int, task_cls: type, config: object,
                   device: budget.DeviceProfile) -> float:
-    """Seconds of one task run from its declared cost (a task that declares none: the planner's conservative minute)."""
+    """Seconds of one task run from its declared cost (a task that declares none: the planner's conservative minute),
+    with the training of the same model in other modes it obtains (transfer's bridge) where not yet done."""
     counted = _counted(model, preset, dataset)
     flops, adapter = counted.flops, counted.adapter
     cost_of = task_declaration(task_cls, "cost")
     cost = cost_of(config, adapter.info, flops.invert_steps_for) if cost_of else budget.UNDECLARED_TASK_COST
-    return budget.task_seconds(cost, flops, model, device)
+    return budget.task_seconds(cost, flops, model, device) + sum(
+        untrained_estimate(model, preset, dataset, seed, mode, device).seconds for mode in cost.other_modes)
 
 
 def free_bytes(device: torch.device) -> int | None:
@@ -228,7 +230,7 @@ def _check(model: str, preset: str, dataset: str, seed: int, mode: str, device: 
     if not able:  # recorded as skipped without training
         return Estimate(0.0, 0)
     train = untrained_estimate(model, preset, dataset, seed, mode, profile)
-    task_s = task_estimate(model, preset, dataset, task[1], task[2], profile) if task else 0.0
+    task_s = task_estimate(model, preset, dataset, seed, task[1], task[2], profile) if task else 0.0
     weights = 4 * _counted(model, preset, dataset).parameters  # what a task holds at least: the model
     total = Estimate(train.seconds + task_s, max(train.peak_bytes, weights))
     work = [f"training {model}/{preset} on {dataset}"] if train.seconds else []

@@ -115,6 +115,8 @@ def estimate(group: RunGroup, recorded: dict[tuple, Any], device: budget.DeviceP
         cost_of = task_declaration(task_cls, "cost")  # optional: a plugin task may declare none
         cost = cost_of(config, adapter.info, flops.invert_steps_for) if cost_of else budget.UNDECLARED_TASK_COST
         task_s += budget.task_seconds(cost, flops, group.model, device)
+        task_s += sum(_untrained_seconds(group.model, preset, group.dataset, run.seed, mode, device, fresh)
+                      for mode in cost.other_modes)
         able.append(run)
     # a snapshot group's checkpoint is written while the preset it is a snapshot of trains (planned just before it)
     train_s = (_untrained_seconds(group.model, preset, group.dataset, group.runs[0].seed, group.mode, device, fresh)

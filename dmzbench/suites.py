@@ -32,6 +32,16 @@ SCALES = (PIPELINE_CHECK, SMALL_SCALE, PAPER_SCALE)
 
 
 @dataclass(frozen=True)
+class Variant:
+    """A second option set of one task for some of a suite's models, run beside the suite's own (its own record and
+    page column: a record's task config tells them apart), e.g. DMZ's official probe protocol next to kfold5."""
+
+    task: str
+    options: tuple[str, ...]  # added to the suite's options of ``task``
+    models: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Suite:
     name: str
     models: tuple[str, ...]
@@ -47,10 +57,16 @@ class Suite:
     # tasks also run on every learning-curve snapshot a trained preset keeps (dmzbench/snapshots.py)
     snapshot_tasks: tuple[str, ...] = ()
     scale: str = PIPELINE_CHECK  # one of SCALES: what a verdict from its records can say
+    variants: tuple[Variant, ...] = ()  # more option sets of a task for some models (on snapshots too)
 
     def __post_init__(self):
         if self.scale not in SCALES:
             raise ValueError(f"suite {self.name}: scale must be one of {', '.join(SCALES)}, got {self.scale!r}")
+
+    def option_sets(self, model: str, task: str) -> list[tuple[str, ...]]:
+        """The option sets ``model`` runs ``task`` with: the suite's, then each variant's naming the model."""
+        base = tuple(self.options.get(task, []))
+        return [base] + [base + v.options for v in self.variants if v.task == task and model in v.models]
 
     def dataset_of(self, task: str) -> str:
         """The data set ``task`` runs on in this suite: the suite's choice, else the task's own ``default_dataset``."""
@@ -116,7 +132,9 @@ CPU_NOTE = (
     "PDAE's frozen DPM is the ddpm row's cpu model) on Fashion-MNIST at 32 px, beside its untrained init control and "
     "raw pixels. Probe curves over snapshots at 1/16..1/2 of the representation stage; AUROC (shapes) and transfer "
     "(edges2fashion) on cpu-aux models (F/4 on those sets). Inversion for the inferred-x_T reconstructions and the "
-    "interpolation endpoints uses 50 DDIM steps for every family, not the official 250/1000 (CPU time). One seed."
+    "interpolation endpoints uses 50 DDIM steps for every family, not the official 250/1000 (CPU time). DMZ also runs "
+    "its own protocols: the dmz-official probe (on its curve and init) and bridge transfer. FID at T = 10 and 20 only "
+    "(T = 50/100 are last in the issue's priority and did not fit ~3 h of 2 cores). One seed."
 )
 SUITES = {
     # init controls on the representation tasks, as in `small`: an untrained decoder's samples are noise, and those
@@ -138,7 +156,10 @@ SUITES = {
         "recon": ["n_images=200", "steps=20", "invert_steps=50"],
         "interp": ["n_pairs=16", "steps=20", "invert_steps=50"],
     }, controls=("init",), control_tasks=("probe", "auroc"), note=CPU_NOTE,
-        dataset_presets={"shapes": ("cpu-aux",), "edges2fashion": ("cpu-aux",)}, snapshot_tasks=("probe",), scale=SMALL_SCALE),
+        dataset_presets={"shapes": ("cpu-aux",), "edges2fashion": ("cpu-aux",)}, snapshot_tasks=("probe",), scale=SMALL_SCALE,
+        # DMZ's own probe protocol on its curve (and init), and its own transfer protocol (bridge) beside paired
+        variants=(Variant("probe", ("protocol=dmz-official",), ("dmz",)),
+                  Variant("transfer", ("protocol=bridge",), ("dmz",)))),
     "tiny": Suite("tiny", ALL_MODELS, ("init",), ALL_TASKS, {
         "probe": ["max_images=500"], "auroc": ["max_images=200"], "transfer": ["n_images=8", "steps=2"],
         "fid": ["n_samples=8", "steps=2", "n_reference=200"], "recon": ["n_images=8", "steps=2", "invert_steps=2"],
@@ -186,7 +207,7 @@ def plan(suite: Suite, models: list[str] | None = None, tasks: list[str] | None 
          presets_of=None) -> list[RunGroup]:
     """Every run of the suite, grouped by the trained model it needs, in priority order: phase by phase (the first
     phase's data set first), model by model (the suite's order), each model's controls next to its trained presets."""
-    from dmzbench.api import task_declaration  # here: dmzbench.api imports torch; reading suites (ls, pages) must not
+    from dmzbench.api import task_needs  # here: dmzbench.api imports torch; reading suites (ls, pages) must not
 
     from dmzbench.snapshots import snapshots_of  # here: it resolves presets through dmzbench.api (torch), as above
 
@@ -199,9 +220,12 @@ def plan(suite: Suite, models: list[str] | None = None, tasks: list[str] | None 
         by_model: dict[tuple[str, str], list[PlannedRun]] = {}
         for task in chosen:
             dataset = suite.dataset_of(task)
-            mode = task_declaration(registry.get("task", task), "training_mode")
-            run = PlannedRun(model, preset, task, dataset, tuple(suite.options.get(task, [])), seed)
-            by_model.setdefault((dataset, mode), []).append(run)
+            task_cls = registry.get("task", task)
+            for options in suite.option_sets(model, task):
+                # the training mode can depend on the options (transfer's bridge protocol trains the plain model)
+                mode = task_needs(task_cls, apply_overrides(task_cls.Config, list(options)))[0]
+                run = PlannedRun(model, preset, task, dataset, options, seed)
+                by_model.setdefault((dataset, mode), []).append(run)
         groups.extend(RunGroup(model, preset, d, m, tuple(r), snapshot_of) for (d, m), r in by_model.items())
 
     for phase in suite.phases:
@@ -223,7 +247,9 @@ def plan(suite: Suite, models: list[str] | None = None, tasks: list[str] | None 
 
 def check_options(suite: Suite) -> None:
     """A suite's task options must parse before anything runs (a typo must not surface an hour in)."""
-    for task, options in suite.options.items():
+    option_sets = [(task, list(options)) for task, options in suite.options.items()]
+    option_sets += [(v.task, list(suite.options.get(v.task, [])) + list(v.options)) for v in suite.variants]
+    for task, options in option_sets:
         try:
             apply_overrides(registry.get("task", task).Config, options)
         except UsageError as exc:

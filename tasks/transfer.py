@@ -94,7 +94,8 @@ class Transfer:
         trains a second model, which the cost model does not see yet: priced as a fixed minute)."""
         bridge = config.protocol == "bridge"
         return TaskCost(denoiser_forwards=config.n_images * config.decode_steps,
-                        encoded_images=config.n_images + (120_000 if bridge else 0), fixed_s=65 if bridge else 5)
+                        encoded_images=config.n_images + (120_000 if bridge else 0), fixed_s=65 if bridge else 5,
+                        other_modes=(SOURCE_DOMAIN,) if bridge else ())
 
     @staticmethod
     def needs(config: TransferConfig) -> tuple[str, frozenset[str]]:

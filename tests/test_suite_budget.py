@@ -32,6 +32,40 @@ def test_small_plan_runs_fashion_mnist_first_with_init_controls_beside_trained_m
     assert {r.task for r in groups[1].runs} == {"probe", "recon", "fid", "interp"}
 
 
+def test_cpu_suite_runs_dmz_own_protocols_beside_the_suite_options_on_its_curve_and_init():
+    """Variants: dmz-official probe on every dmz probe group (init, final, each snapshot), bridge transfer in a group of
+    its own (the plain model, not paired mode); no other model gets them."""
+    groups = suites.plan(suites.get("cpu"))
+    protocols = {}
+    for g in groups:
+        for r in g.runs:
+            if r.task in ("probe", "transfer"):
+                protocols.setdefault((g.model, g.preset, g.mode, r.task), []).append(
+                    next((o for o in r.options if o.startswith("protocol=")), "suite"))
+    dmz_probe = {k: v for k, v in protocols.items() if k[0] == "dmz" and k[3] == "probe"}
+    assert len(dmz_probe) == 6 and all(v == ["suite", "protocol=dmz-official"] for v in dmz_probe.values())
+    assert protocols[("dmz", "cpu-aux", "paired", "transfer")] == ["suite"]
+    assert protocols[("dmz", "cpu-aux", "", "transfer")] == ["protocol=bridge"]
+    others = [v for k, v in protocols.items() if k[0] != "dmz"]
+    assert others and all(v == ["suite"] for v in others)
+    bridge = next(r for g in groups for r in g.runs if "protocol=bridge" in r.options)
+    assert set(suites.get("cpu").options["transfer"]) < set(bridge.options)  # the suite's N and steps, plus the protocol
+
+
+def test_a_bridge_transfer_is_priced_with_its_source_domain_model_training(tmp_path, monkeypatch):
+    from dmzbench import suite_run
+
+    monkeypatch.setenv("DMZBENCH_HOME", str(tmp_path))
+    group = next(g for g in suites.plan(suites.get("cpu"), models=["dmz"], tasks=["transfer"]) if g.mode == "")
+    paired = next(g for g in suites.plan(suites.get("cpu"), models=["dmz"], tasks=["transfer"]) if g.mode == "paired")
+    cpu = budget.PROFILES["cpu"]
+    bridge_est, paired_est = suite_run.estimate(group, {}, cpu), suite_run.estimate(paired, {}, cpu)
+    flops = suite_run.model_flops("dmz", "cpu-aux", "edges2fashion")[0]
+    one_training = budget.training_seconds(flops, "dmz", cpu)
+    assert bridge_est.train_s == pytest.approx(one_training) == paired_est.train_s
+    assert bridge_est.task_s > one_training  # the source-domain model is trained inside the task
+
+
 def test_unknown_model_of_a_suite_is_a_usage_error_with_a_suggestion():
     with pytest.raises(Exception, match="did you mean 'dmz'"):
         suites.plan(suites.get("small"), models=["dmzz"])
