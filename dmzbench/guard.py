@@ -25,7 +25,7 @@ import torch
 from rich.console import Console
 
 from dmzbench import budget, data, registry, workspace
-from dmzbench.api import Baseline, can, task_declaration
+from dmzbench.api import Baseline, DataSpec, can, task_declaration
 from dmzbench.errors import DmzbenchError, UsageError
 
 _console = Console(stderr=True)
@@ -112,18 +112,33 @@ def _count(family: type, preset: str, dataset: str, n: int = 2) -> _Counted:
     baseline: Baseline = family()
     spec = data.spec_of(dataset)
     flops, adapter = budget.inspect_model_cached(baseline, preset, spec)
-    with torch.device("meta"):
-        module = baseline.build(preset, spec)
-        parameters = sum(p.numel() for p in module.parameters())
-        x = torch.rand(n, spec.channels, spec.image_size, spec.image_size) * 2 - 1
-        peak = 4 * parameters
-        for stage in baseline.stages(module, preset, spec):
-            if not stage.steps:
-                continue
-            trained = sum(p.numel() for p in stage.module.parameters() if p.requires_grad)
-            per_image = _saved_activation_bytes(stage.loss, x) / n
-            peak = max(peak, 4 * parameters + ADAMW_TRAINED_BYTES * trained + int(per_image * stage.batch_size))
+    try:
+        with torch.device("meta"):
+            parameters, peak = _training_peak(baseline, preset, spec, n)
+    except (RuntimeError, NotImplementedError) as exc:
+        if "meta" not in str(exc).lower():
+            raise
+        # a loss that needs real values (SD-VAE's ``int(steps_seen)`` before its discriminator starts): counted on the
+        # CPU at batch n, as budget.inspect_model does, without touching the caller's random state
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            parameters, peak = _training_peak(baseline, preset, spec, n)
     return _Counted(flops, adapter, parameters, peak)
+
+
+def _training_peak(baseline: Baseline, preset: str, spec: DataSpec, n: int) -> tuple[int, int]:
+    """(parameters, training's peak bytes over its stages) of a model built on the current default device."""
+    module = baseline.build(preset, spec)
+    parameters = sum(p.numel() for p in module.parameters())
+    x = torch.rand(n, spec.channels, spec.image_size, spec.image_size) * 2 - 1
+    peak = 4 * parameters
+    for stage in baseline.stages(module, preset, spec):
+        if not stage.steps:
+            continue
+        trained = sum(p.numel() for p in stage.module.parameters() if p.requires_grad)
+        per_image = _saved_activation_bytes(stage.loss, x) / n
+        peak = max(peak, 4 * parameters + ADAMW_TRAINED_BYTES * trained + int(per_image * stage.batch_size))
+    return parameters, peak
 
 
 def training_estimate(model: str, preset: str, dataset: str, device: budget.DeviceProfile) -> Estimate:

@@ -98,6 +98,18 @@ def test_training_memory_is_weights_optimiser_state_and_activations_at_the_batch
     assert half.peak_bytes > fixed and full.peak_bytes - fixed == pytest.approx(2 * (half.peak_bytes - fixed), rel=1e-3)
 
 
+def test_a_loss_that_needs_real_values_is_counted_on_the_cpu_and_leaves_the_random_state_alone():
+    """SD-VAE's autoencoder loss reads its step counter (``int(steps_seen)``), which the meta device cannot: the guard
+    counts its training memory on the CPU at batch 2 instead of starting the run unguarded."""
+    guard._counted("sdvae", "smoke", "fashion-mnist")  # the FLOP count (budget.py) now cached on disk
+    guard._count.cache_clear()
+    guard.torch.manual_seed(123)
+    before = guard.torch.random.get_rng_state()
+    counted = guard._counted("sdvae", "smoke", "fashion-mnist")
+    assert guard.torch.equal(guard.torch.random.get_rng_state(), before)
+    assert counted.peak_bytes > (4 + guard.ADAMW_TRAINED_BYTES) * counted.parameters > 0
+
+
 def test_a_task_whose_sizes_make_it_long_is_refused_naming_its_options(nothing_real, capsys, tmp_path):
     """recon -o n_images=... ran until the time limit; the task's declared cost prices it before it starts."""
     code = cli("run", "--model", "dmz", "--preset", "init", "--task", "recon", "-o", "n_images=5000", "-o",
