@@ -55,20 +55,33 @@ def curves(runs: list[Run], task: str, metric: str, unc: str
     if not trained:
         return {}, {}, {}
     key = Counter(r.key for r in trained).most_common(1)[0][0]
+    by_seed: dict[tuple[str, str], list[Run]] = {}  # (model, preset) -> its records, one per seed
+    for r in (r for r in mine if r.key == key):
+        by_seed.setdefault((r.model, r.preset), []).append(r)
     points: dict[str, list[Point]] = {}
     controls: dict[str, tuple[float, float | None]] = {}
     references: dict[str, float] = {}
-    for r in (r for r in mine if r.key == key):
-        value, u = _value(r, metric, unc)
-        if training_flops(r) > 0:
-            points.setdefault(r.model, []).append(Point(training_flops(r), value, u, r.preset))
-        elif r.preset == "init":
-            controls[r.model] = (value, u)
+    for (model, preset), seeds in by_seed.items():
+        value, u = _over_seeds([_value(r, metric, unc) for r in seeds])
+        if training_flops(seeds[0]) > 0:
+            points.setdefault(model, []).append(Point(training_flops(seeds[0]), value, u, preset))
+        elif preset == "init":
+            controls[model] = (value, u)
         else:
-            references[f"{r.model}/{r.preset}"] = value
+            references[f"{model}/{preset}"] = value
     for model in points:
         points[model].sort(key=lambda p: p.flops)
     return points, {m: c for m, c in controls.items() if m in points}, references
+
+
+def _over_seeds(values: list[tuple[float, float | None]]) -> tuple[float, float | None]:
+    """One point of a curve: a single seed's value and its own uncertainty, or, as the tables do, the mean over seeds
+    with the std over seeds."""
+    if len(values) == 1:
+        return values[0]
+    xs = [v for v, _ in values]
+    mean = sum(xs) / len(xs)
+    return mean, (sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)) ** 0.5
 
 
 def draw(plt, board: Board, out: Path, save) -> list[Path]:
