@@ -35,20 +35,27 @@ def compute_rows(records: list[dict], preset: str = "cpu") -> list[dict]:
                 task == "probe":
             continue
         row = by_model[model]
+        if rec["seed"] != 0:  # a second seed: its own column (training noise), never mixed into seed 0's numbers
+            if rec["model"]["preset"] == preset and task == "probe":
+                row[f"seed{rec['seed']}"] = _fmt(m.get("accuracy"), m.get("accuracy_std"))
+            continue
         if rec["model"]["preset"] == preset:
             train = rec.get("train") or {}
-            row.update(flops=train.get("flops"), images=train.get("images"), seconds=train.get("seconds"))
+            if train.get("flops"):  # a skipped run (ddpm cannot encode) trained nothing and says so
+                row.update(flops=train.get("flops"), images=train.get("images"), seconds=train.get("seconds"))
             if task == "probe":
-                row["probe"] = _fmt(m.get("accuracy"), m.get("accuracy_std"))
+                row["probe"] = _fmt(m.get("accuracy"), m.get("accuracy_std")) or "no encoder"
             if task == "fid":
                 row["fid"] = _fmt(m.get("fid_T20"), m.get("fid_T20_std"), 2)
         elif rec["model"]["preset"] == "init" and task == "probe":
             row["init"] = _fmt(m.get("accuracy"), m.get("accuracy_std"))
     rows = []
+    second_seeds = sorted({k for row in by_model.values() for k in row if k.startswith("seed")})
     for model, row in by_model.items():
         if row.get("flops"):
             rows.append({"family": model, "training FLOPs": f"{row['flops']:.3e}", "images seen": row["images"],
                          "training s": round(row["seconds"] or 0), "probe (kfold5)": row.get("probe", "not yet"),
+                         **{f"probe, {k[:4]} {k[4:]}": row.get(k, "") for k in second_seeds},
                          "init control": row.get("init", ""), "FID T=20": row.get("fid", "not yet")})
     return rows
 
