@@ -90,8 +90,9 @@ def _cycles(graph: dict[str, list[tuple[str, int]]]) -> list[list[str]]:
 
 
 def test_the_modules_are_found():
-    assert {"dmzbench.runner", "dmzbench.checkpoints", "dmzbench.features", "dmzbench.workspace",
-            "dmzbench.leaderboard", "dmzbench.leaderboard_html", "dmzbench.data"} <= set(MODULES)
+    assert {"dmzbench.run.runner", "dmzbench.run.checkpoints", "dmzbench.run.features", "dmzbench.workspace",
+            "dmzbench.board.page", "dmzbench.board.html_page", "dmzbench.suite.catalog", "dmzbench.cli.app",
+            "dmzbench.data"} <= set(MODULES)
 
 
 def test_no_import_cycle_at_module_level():
@@ -99,8 +100,8 @@ def test_no_import_cycle_at_module_level():
 
 
 def test_the_html_page_receives_tables_and_does_not_import_the_leaderboard_back():
-    imported = {t for t, _ in _imports(False)["dmzbench.leaderboard_html"] + _imports(True)["dmzbench.leaderboard_html"]}
-    assert "dmzbench.leaderboard" not in imported
+    imported = {t for t, _ in _imports(False)["dmzbench.board.html_page"] + _imports(True)["dmzbench.board.html_page"]}
+    assert "dmzbench.board.page" not in imported
 
 
 def test_every_function_level_import_says_why():
@@ -123,12 +124,12 @@ def test_every_function_level_import_says_why():
 
 
 def test_the_core_names_no_built_in_model_task_or_data_set():
-    """Built-in names live in data: the data-set modules (dmzbench/data/), the suites' lists (suites.py) and the pinned
+    """Built-in names live in data: the data-set modules (dmzbench/data/), the suites' lists (suite/catalog.py) and the pinned
     feature spaces' provenance (the data set a feature network was trained on). The orchestration, CLI, leaderboard and
     metrics code reach built-ins through the registry and their declarations."""
     import re
 
-    allowed = {"dmzbench/suites.py", "dmzbench/metrics/features.py:PinnedSpace("}
+    allowed = {"dmzbench/suite/catalog.py", "dmzbench/metrics/features.py:PinnedSpace("}
     found = []
     for path in MODULES.values():
         rel = path.relative_to(ROOT.parent).as_posix()
@@ -139,3 +140,4 @@ def test_the_core_names_no_built_in_model_task_or_data_set():
                     a.startswith(rel + ":") and a.split(":", 1)[1] in line for a in allowed):
                 found.append(f"{rel}:{n}: {line.strip()}")
     assert not found, "\n".join(found)
+

@@ -1,10 +1,10 @@
 """The learning-curve figures (issue 22): one line per family over the training FLOPs its records state, the init
 control at the left, an untrained reference (pixels) as a horizontal line, one task configuration per curve."""
 
-from dmzbench import board as board_module
-from dmzbench import leaderboard as lb
-from dmzbench.learning_curves import curves
-from dmzbench.records import ResultRecord
+from dmzbench.board import build as board_module
+from dmzbench.board import page as lb
+from dmzbench.board.learning_curves import curves
+from dmzbench.run.records import ResultRecord
 
 
 def _record(results, model, preset, task, metrics, flops=0.0, config=None):
