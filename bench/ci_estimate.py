@@ -22,7 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import markdown  # noqa: E402
 from dmzbench import config as cfg  # noqa: E402
-from dmzbench import registry, suites  # noqa: E402
+from dmzbench import registry  # noqa: E402
+from dmzbench.suite import catalog as suites  # noqa: E402
 
 STEP_KEYS = ("steps", "latent_steps")  # stage 0, stage 1 of a family's preset
 

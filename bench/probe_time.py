@@ -20,7 +20,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import environment, markdown  # noqa: E402
 from dmzbench import data, registry  # noqa: E402
-from dmzbench.features import encode_all  # noqa: E402
+from dmzbench.run.features import encode_all  # noqa: E402
 from dmzbench.tasks.probe import kfold_accuracies  # noqa: E402
 
 ENCODERS = ("dmz", "diffae", "pdae", "sdvae", "dgae", "pixels")

@@ -8,21 +8,19 @@ stays free of torch and pandas.
 
 from __future__ import annotations
 
-import sys
 from importlib import import_module
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-# public name -> the module that defines it (records and leaderboard: see CallableModule)
+# public name -> the module that defines it
 _PUBLIC = {
     "load": "dmzbench.public_api",
     "evaluate": "dmzbench.public_api",
     "Model": "dmzbench.public_api",
-    "records": "dmzbench.records",
-    "leaderboard": "dmzbench.leaderboard",
-    "ResultRecord": "dmzbench.records",
+    "records": "dmzbench.board.frames",
+    "leaderboard": "dmzbench.board.frames",
+    "ResultRecord": "dmzbench.run.records",
     "ModelAdapter": "dmzbench.api",
     "InvertibleAdapter": "dmzbench.api",
     "InterpolatingAdapter": "dmzbench.api",
@@ -34,31 +32,17 @@ __all__ = list(_PUBLIC)
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names load lazily below
     from dmzbench.api import CapabilityMissing, InterpolatingAdapter, InvertibleAdapter, ModelAdapter, ModelInfo
+    from dmzbench.board.frames import leaderboard, records
     from dmzbench.errors import DmzbenchError
     from dmzbench.public_api import Model, evaluate, load
-    from dmzbench.records import ResultRecord
-    from dmzbench.tables import leaderboard, records  # called through the modules of these names
-
-
-class CallableModule(ModuleType):
-    """``dmzbench.records`` and ``dmzbench.leaderboard`` are modules of the core (``from dmzbench import leaderboard``)
-    and the public functions of those names (``dmzbench.records(path)``): importing a submodule binds the package's
-    attribute to the module, so one object serves both, calling ``dmzbench.tables.<name>``."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return getattr(import_module("dmzbench.tables"), self.__name__.rpartition(".")[2])(*args, **kwargs)
-
-
-def callable_module(name: str) -> None:
-    """Make module ``name`` (``dmzbench.records``/``dmzbench.leaderboard``, at its end) a ``CallableModule``."""
-    sys.modules[name].__class__ = CallableModule
+    from dmzbench.run.records import ResultRecord
 
 
 def __getattr__(name: str) -> Any:
     if name not in _PUBLIC:
         raise AttributeError(f"module 'dmzbench' has no attribute {name!r}")
     module = import_module(_PUBLIC[name])
-    value = module if name in ("records", "leaderboard") else getattr(module, name)
+    value = getattr(module, name)
     globals()[name] = value  # the next access is a plain attribute
     return value
 

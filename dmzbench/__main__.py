@@ -1,3 +1,3 @@
-from dmzbench.cli import main
+from dmzbench.cli.app import main
 
 main()

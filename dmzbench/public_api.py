@@ -1,6 +1,6 @@
 """The Python API's two calls that touch models: ``load`` a trained model, ``evaluate`` any model on a task.
 
-Both go through the same resolution step as the command line (``dmzbench.plan``) and the same runner, so a notebook and
+Both go through the same resolution step as the command line (``dmzbench.run.plan``) and the same runner, so a notebook and
 ``dmzbench run`` cannot disagree. ``evaluate`` also takes any object implementing the adapter protocol
 (``dmzbench.ModelAdapter``): such an in-memory model is never registered nor cached under a name (its features are
 encoded for the one call), and its record says where it came from (class, module, the sha256 of its weights) and has no
@@ -19,12 +19,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from dmzbench import plan as planning
-from dmzbench import registry, runner, validate, workspace
+from dmzbench import registry, workspace
 from dmzbench.api import ModelAdapter, ModelInfo
-from dmzbench.checked import CheckedAdapter
 from dmzbench.errors import UsageError
-from dmzbench.records import ResultRecord
+from dmzbench.run import plan as planning
+from dmzbench.run import runner, validate
+from dmzbench.run.checked import CheckedAdapter
+from dmzbench.run.records import ResultRecord
 
 
 @dataclass(frozen=True)

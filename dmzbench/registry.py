@@ -16,7 +16,7 @@ from typing import Any
 from dmzbench.errors import DmzbenchError, UsageError, did_you_mean
 
 GROUPS = {"model": "dmzbench.models", "task": "dmzbench.tasks", "dataset": "dmzbench.datasets",
-          "suite": "dmzbench.suites"}  # a suite entry point names a ``dmzbench.suites.Suite`` instance
+          "suite": "dmzbench.suites"}  # a suite entry point names a ``dmzbench.suite.catalog.Suite`` instance
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def canonical(kind: str, name: str) -> str:
 
 def resolve(kind: str, name: str) -> Resolved:
     """The one lookup of a name on its way from the command line (or the Python API) to a record
-    (``dmzbench.plan``): canonical name, object and source together."""
+    (``dmzbench.run.plan``): canonical name, object and source together."""
     name = canonical(kind, name)
     return Resolved(kind, name, get(kind, name), source(kind, name))
 

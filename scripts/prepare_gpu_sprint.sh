@@ -36,7 +36,7 @@ if not files:
 for path in files.values():
     shutil.copy(path, sys.argv[1])
 PY
-python3 -c "from dmzbench.records import git_commit; print(git_commit() or 'unknown')" > "$DEST/COMMIT"
+python3 -c "from dmzbench.run.records import git_commit; print(git_commit() or 'unknown')" > "$DEST/COMMIT"
 
 size=$(du -sm "$DEST" | cut -f1)
 tree=$(git ls-files -z | du -cm --files0-from=- | tail -1 | cut -f1)

@@ -19,11 +19,11 @@ from typing import Literal
 import torch
 
 from dmzbench.api import ImageData, Metric, ModelAdapter, ModelInfo, TaskContext, invertible, to_model_range
-from dmzbench.budget import TaskCost
 from dmzbench.config import at_most
 from dmzbench.errors import UsageError
 from dmzbench.images import save_grid, to_uint8
 from dmzbench.metrics.image import with_standard_errors
+from dmzbench.suite.budget import TaskCost
 from dmzbench.tasks.common import FeatureSpaceOptions
 
 

@@ -20,11 +20,11 @@ from typing import Literal
 import torch
 
 from dmzbench.api import ImageData, Metric, ModelAdapter, ModelInfo, TaskContext, invertible, to_model_range
-from dmzbench.budget import TaskCost
 from dmzbench.config import at_most
 from dmzbench.images import save_grid
 from dmzbench.metrics.frechet import BOOTSTRAP_MEANING, GaussianStats, bootstrap_std, frechet_distance
 from dmzbench.metrics.image import mse, psnr, ssim, to_unit, with_standard_errors
+from dmzbench.suite.budget import TaskCost
 from dmzbench.tasks.common import FeatureSpaceOptions, map_images
 
 

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import torch
 
-from dmzbench.baselines.dmz import DMZ
 from dmzbench.atomic import previous
-from dmzbench.checkpoints import load_checkpoint
+from dmzbench.baselines.dmz import DMZ
+from dmzbench.run.checkpoints import load_checkpoint
 from dmzbench.train import Trainer
 from tests.conftest import tiny_data
 

@@ -90,8 +90,9 @@ def _cycles(graph: dict[str, list[tuple[str, int]]]) -> list[list[str]]:
 
 
 def test_the_modules_are_found():
-    assert {"dmzbench.runner", "dmzbench.checkpoints", "dmzbench.features", "dmzbench.workspace",
-            "dmzbench.leaderboard", "dmzbench.leaderboard_html", "dmzbench.data"} <= set(MODULES)
+    assert {"dmzbench.run.runner", "dmzbench.run.checkpoints", "dmzbench.run.features", "dmzbench.workspace",
+            "dmzbench.board.page", "dmzbench.board.html_page", "dmzbench.suite.catalog", "dmzbench.cli.app",
+            "dmzbench.data"} <= set(MODULES)
 
 
 def test_no_import_cycle_at_module_level():
@@ -99,8 +100,8 @@ def test_no_import_cycle_at_module_level():
 
 
 def test_the_html_page_receives_tables_and_does_not_import_the_leaderboard_back():
-    imported = {t for t, _ in _imports(False)["dmzbench.leaderboard_html"] + _imports(True)["dmzbench.leaderboard_html"]}
-    assert "dmzbench.leaderboard" not in imported
+    imported = {t for t, _ in _imports(False)["dmzbench.board.html_page"] + _imports(True)["dmzbench.board.html_page"]}
+    assert "dmzbench.board.page" not in imported
 
 
 def test_every_function_level_import_says_why():
@@ -123,12 +124,12 @@ def test_every_function_level_import_says_why():
 
 
 def test_the_core_names_no_built_in_model_task_or_data_set():
-    """Built-in names live in data: the data-set modules (dmzbench/data/), the suites' lists (suites.py) and the pinned
+    """Built-in names live in data: the data-set modules (dmzbench/data/), the suites' lists (suite/catalog.py) and the pinned
     feature spaces' provenance (the data set a feature network was trained on). The orchestration, CLI, leaderboard and
     metrics code reach built-ins through the registry and their declarations."""
     import re
 
-    allowed = {"dmzbench/suites.py", "dmzbench/metrics/features.py:PinnedSpace("}
+    allowed = {"dmzbench/suite/catalog.py", "dmzbench/metrics/features.py:PinnedSpace("}
     found = []
     for path in MODULES.values():
         rel = path.relative_to(ROOT.parent).as_posix()
@@ -139,3 +140,66 @@ def test_the_core_names_no_built_in_model_task_or_data_set():
                     a.startswith(rel + ":") and a.split(":", 1)[1] in line for a in allowed):
                 found.append(f"{rel}:{n}: {line.strip()}")
     assert not found, "\n".join(found)
+
+
+def _folder_listing_in_the_doc() -> set[str]:
+    """The entries of the fenced block after "The folder listing" in docs/architecture.md, as paths under dmzbench/
+    (a folder ends with "/"), read from their indentation."""
+    text = (ROOT.parent / "docs" / "architecture.md").read_text()
+    block = text[text.index("The folder listing"):].split("```", 2)[1]
+    entries: set[str] = set()
+    stack: list[tuple[int, str]] = []  # (indent, folder) of the folders above the current line
+    for line in block.splitlines()[1:]:
+        if not line.strip():
+            continue
+        assert "#" in line or line.strip() == "dmzbench/", f"an entry without its comment: {line!r}"
+        name = line.split("#", 1)[0].strip()
+        indent = len(line) - len(line.lstrip())
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        path = "".join(folder for _, folder in stack) + name
+        entries.add(path)
+        if name.endswith("/"):
+            stack.append((indent, name))
+    return entries
+
+
+def _folder_listing_on_disk() -> set[str]:
+    """dmzbench/, each entry in it and each entry of its folders (their __init__.py aside), one level down."""
+    def shown(p: Path) -> bool:
+        return p.name != "__pycache__" and not p.name.startswith(".")
+
+    entries = {"dmzbench/"}
+    for p in ROOT.iterdir():
+        if not shown(p):
+            continue
+        entries.add(f"dmzbench/{p.name}/" if p.is_dir() else f"dmzbench/{p.name}")
+        if p.is_dir():
+            entries |= {f"dmzbench/{p.name}/{q.name}/" if q.is_dir() else f"dmzbench/{p.name}/{q.name}"
+                        for q in p.iterdir() if shown(q) and q.name != "__init__.py"}
+    return entries
+
+
+def test_the_folder_listing_in_the_architecture_doc_is_the_tree():
+    doc, disk = _folder_listing_in_the_doc(), _folder_listing_on_disk()
+    assert doc == disk, (f"docs/architecture.md's folder listing differs from dmzbench/: only in the doc "
+                         f"{sorted(doc - disk)}, only on disk {sorted(disk - doc)}")
+
+
+def test_every_dmzbench_path_the_docs_name_exists():
+    """Every dmzbench/... file or folder path named in the README, docs/*.md, CONTRIBUTING.md and leaderboards/README.md
+    exists (a module moved without its docs following fails here)."""
+    import re
+
+    repo = ROOT.parent
+    docs = [repo / "README.md", repo / "CONTRIBUTING.md", repo / "leaderboards" / "README.md",
+            *sorted((repo / "docs").glob("*.md"))]
+    missing = []
+    for doc in docs:
+        if not doc.exists():
+            continue
+        for n, line in enumerate(doc.read_text().splitlines(), 1):
+            for path in re.findall(r"(?<![\w/.-])dmzbench/[\w./-]*[\w/]", line):
+                if not (repo / path).exists():
+                    missing.append(f"{doc.relative_to(repo)}:{n}: {path}")
+    assert not missing, "paths the docs name that do not exist:\n" + "\n".join(missing)

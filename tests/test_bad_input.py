@@ -4,7 +4,7 @@ traceback, and nothing written on disk; all of it on a machine without Fashion-M
 
 import pytest
 
-from dmzbench.cli import main
+from dmzbench.cli.app import main
 
 BAD_ADAPTER = '''
 import torch

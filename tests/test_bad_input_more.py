@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from dmzbench.cli import main
+from dmzbench.cli.app import main
 from tests.conftest import write_idx
 
 WRONG_INFO = '''

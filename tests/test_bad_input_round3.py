@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dmzbench.cli import main
+from dmzbench.cli.app import main
 from tests.test_outputs import data_root, run_cli  # noqa: F401 (a fixture)
 
 RUN = ["run", "--model", "dmz", "--task", "probe", "--preset", "init"]

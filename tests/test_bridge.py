@@ -7,7 +7,7 @@ import torch
 
 from dmzbench import workspace
 from dmzbench.api import SOURCE_DOMAIN
-from dmzbench.runner import run_task
+from dmzbench.run.runner import run_task
 from dmzbench.tasks.bridge import BridgeSettings, CodeBridge, fit_bridge
 from dmzbench.tasks.transfer import Transfer, TransferConfig
 from tests.conftest import tiny_data

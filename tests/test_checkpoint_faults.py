@@ -5,9 +5,10 @@ import pytest
 import torch
 from torch import nn
 
-from dmzbench import registry, runner, workspace
+from dmzbench import registry, workspace
 from dmzbench.api import TrainStage
 from dmzbench.atomic import checkpoint_is_intact, damaged, load_checkpoint_file, previous, sha256_file
+from dmzbench.run import runner
 from dmzbench.train import FIRST_SAVE_S, Trainer
 from tests.conftest import TinySource, tiny_data
 from tests.fault_helpers import TinyDMZ

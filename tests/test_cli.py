@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from dmzbench.cli import main
+from dmzbench.cli.app import main
 
 
 def cli(*args, capsys=None):
@@ -81,7 +81,7 @@ def test_ls_shows_task_options_metrics_and_suites_as_json(tmp_path):
     assert {"name": "accuracy", "direction": "higher"}.items() <= probe["metrics"][0].items()
     assert {s["name"] for s in data["suites"]} >= {"ci", "small", "tiny"}
     # the second ls reads the cache: it imports no model, task or torch (what made ls take seconds)
-    code = ("import sys, io, contextlib; from dmzbench.cli import main\n"
+    code = ("import sys, io, contextlib; from dmzbench.cli.app import main\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n"
             "    try: main(['ls'])\n"
             "    except SystemExit: pass\n"
@@ -117,7 +117,7 @@ def test_run_help_names_plain_metavars_and_the_short_form(capsys):
 
 
 def test_model_task_and_dataset_names_ignore_case_and_suggest(tmp_path, capsys):
-    from dmzbench import plan
+    from dmzbench.run import plan
 
     import torch
 
@@ -143,9 +143,9 @@ def test_option_key_space_value_is_answered_with_key_equals_value(tmp_path, caps
 
 
 def test_end_of_run_table_folds_uncertainty_and_prints_counts_as_integers():
-    from dmzbench.records import ResultRecord
+    from dmzbench.cli.run_table import metric_rows, title
     from dmzbench.registry import get
-    from dmzbench.run_table import metric_rows, title
+    from dmzbench.run.records import ResultRecord
 
     rec = ResultRecord(model={"name": "pixels", "preset": "identity"}, task={"name": "probe"},
                        dataset={"name": "fashion-mnist"}, seed=0, timings={}, train={}, device="cpu",

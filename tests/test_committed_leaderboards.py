@@ -3,8 +3,8 @@ model and task (`.ci/run` regenerates both from a clean cache and checks them ag
 
 from pathlib import Path
 
-from dmzbench import leaderboard as lb
-from dmzbench import suites
+from dmzbench.board import page as lb
+from dmzbench.suite import catalog as suites
 
 CI = Path(__file__).resolve().parent.parent / "leaderboards" / "ci"
 
@@ -28,7 +28,7 @@ def test_committed_ci_leaderboard_has_every_model_and_task():
 
 def test_committed_small_run_list_is_what_the_records_give(capsys, monkeypatch):
     """leaderboards/small/runs.md lists every planned run of the small suite, recorded or "not yet run"."""
-    from dmzbench.cli import main
+    from dmzbench.cli.app import main
 
     small = CI.parent / "small"
     monkeypatch.chdir(CI.parent.parent)  # the committed list names the results folder relative to the repository
@@ -47,7 +47,7 @@ def _config_key_of(command: str) -> str:
 
     from dmzbench import registry
     from dmzbench.config import apply_overrides
-    from dmzbench.records import config_key
+    from dmzbench.run.records import config_key
 
     args = shlex.split(command)
     assert args[:2] == ["dmzbench", "run"], command
@@ -91,7 +91,7 @@ def test_ci_page_marks_degenerate_rows_and_claims_know_their_scale():
 def test_committed_cpu_page_and_run_list_are_what_its_records_give(capsys, monkeypatch):
     """leaderboards/cpu (issue 22): the page matches its records (as `.ci/run` checks) and runs.md lists every planned
     run of the cpu suite, recorded or "not yet run"."""
-    from dmzbench.cli import main
+    from dmzbench.cli.app import main
 
     cpu = CI.parent / "cpu"
     lb.check(cpu / "results", cpu, suites.page_title(suites.get("cpu")), suites.get("cpu").note)

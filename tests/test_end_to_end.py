@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from dmzbench import workspace
-from dmzbench.leaderboard import write as write_leaderboard
-from dmzbench.runner import run_task
+from dmzbench.board.page import write as write_leaderboard
+from dmzbench.run.runner import run_task
 
 pytestmark = pytest.mark.fashion_mnist
 CPU = torch.device("cpu")

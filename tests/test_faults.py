@@ -14,7 +14,7 @@ import torch
 
 from dmzbench.atomic import previous, write_json
 from dmzbench.errors import DmzbenchError
-from dmzbench.checkpoints import load_checkpoint
+from dmzbench.run.checkpoints import load_checkpoint
 from tests.fault_helpers import META, train
 
 REPO = Path(__file__).resolve().parent.parent
@@ -119,7 +119,8 @@ def test_unwritable_destination_is_a_clear_error_without_leftovers(tmp_path):
 
 def test_interrupted_training_then_the_same_run_resumes(tmp_path, monkeypatch):
     """Training stopped half way (as by a crash), then the same call: it resumes and matches an uninterrupted run."""
-    from dmzbench import registry, runner
+    from dmzbench import registry
+    from dmzbench.run import runner
     from tests.fault_helpers import TinyDMZ
 
     registry.register("model", "tiny-dmz", TinyDMZ, "tests")

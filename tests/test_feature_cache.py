@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from dmzbench import features
+from dmzbench.run import features
 from tests.test_outputs import PLUGIN, data_root, run_cli  # noqa: F401 (a fixture)
 
 PROBE = ["--task", "probe", "-o", "protocol=split"]

@@ -298,7 +298,7 @@ def test_flip_follows_the_official_codes_and_never_touches_shapes():
 # ------------------------------------------------------------------------------------------------------------- tasks
 @pytest.mark.fashion_mnist
 def test_recon_and_interp_record_the_inversion_steps(tmp_path):
-    from dmzbench.runner import run_task
+    from dmzbench.run.runner import run_task
 
     def run(model, task, options):
         return run_task(model, task, preset="init", device=torch.device("cpu"), results_dir=tmp_path, progress=False,

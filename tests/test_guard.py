@@ -5,8 +5,9 @@ import time
 
 import pytest
 
-from dmzbench import data, guard, runner
+from dmzbench import data
 from dmzbench.errors import UsageError
+from dmzbench.run import guard, runner
 from tests.test_cli import cli
 
 GIB = 2**30

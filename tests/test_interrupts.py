@@ -145,7 +145,7 @@ class Signalling:
 @pytest.mark.parametrize("sig,code", [("SIGINT", 130), ("SIGTERM", 143)])
 def test_a_signal_outside_training_is_one_line_and_its_exit_code(sig, code, tmp_path, capsys):
     """Typer used to turn Ctrl-C into a silent exit 130 (and SIGTERM killed the process without a word)."""
-    from dmzbench.cli import main
+    from dmzbench.cli.app import main
 
     (tmp_path / "signalling.py").write_text(SIGNALLING_DATASET.replace("{sig}", sig))
     # what the process had (Python's default_int_handler; SIG_IGN when started in the background by a shell)

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from dmzbench import board as board_module
-from dmzbench import claims, registry
-from dmzbench import leaderboard as lb
-from dmzbench.board_json import tables_json
+from dmzbench import registry
+from dmzbench.board import build as board_module
+from dmzbench.board import claims
+from dmzbench.board import page as lb
+from dmzbench.board.as_json import tables_json
 from dmzbench.errors import DmzbenchError
-from dmzbench.records import ResultRecord
+from dmzbench.run.records import ResultRecord
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -334,7 +335,7 @@ def test_docs_explain_every_declared_metric():
 
 @pytest.mark.fashion_mnist
 def test_tiny_suite_runs_every_task_and_builds_the_page(tmp_path, capsys):
-    from dmzbench.cli import main
+    from dmzbench.cli.app import main
 
     try:
         main(["suite", "tiny", "--models", "dmz,pixels", "--results", str(tmp_path / "r"), "--out",
@@ -368,7 +369,7 @@ def test_tiny_suite_runs_every_task_and_builds_the_page(tmp_path, capsys):
 
 @pytest.mark.fashion_mnist
 def test_suite_over_several_seeds_shows_the_std_over_seeds(tmp_path, capsys):
-    from dmzbench.cli import main
+    from dmzbench.cli.app import main
 
     def suite(*extra) -> int:
         try:
@@ -398,7 +399,7 @@ def test_two_probe_protocols_get_two_files_and_two_columns(tmp_path):
 def test_claim_verdicts_know_the_scale_of_their_suite(tmp_path):
     """Records of a pipeline-check suite give "not tested at scale" (the numbers' verdict for information); the same
     numbers from a small-scale suite give the verdict itself; a suite must declare a known scale."""
-    from dmzbench import suites
+    from dmzbench.suite import catalog as suites
 
     claim = claims.Claim("x", "DMZ", "dmz probes better", "probe", "accuracy", "dmz", ("diffae",))
     for suite, expected in (("ci", claims.NOT_AT_SCALE), ("small", claims.HOLDS), (None, claims.HOLDS)):
@@ -417,8 +418,8 @@ def test_claim_verdicts_know_the_scale_of_their_suite(tmp_path):
 
 def test_a_declared_gap_decides_a_comparison_without_uncertainty():
     from dmzbench.api import Metric
-    from dmzbench.board import Cell
-    from dmzbench.board_marks import delta
+    from dmzbench.board.build import Cell
+    from dmzbench.board.marks import delta
 
     a, b = Cell(mean=10.0), Cell(mean=30.0)
     assert not delta(Metric("fid", False, ""), a, b).distinct  # no estimate, no gap: not distinguishable

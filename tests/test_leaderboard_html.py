@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dmzbench import leaderboard as lb
+from dmzbench.board import page as lb
 from tests.test_leaderboard import _record
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

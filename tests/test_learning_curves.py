@@ -3,10 +3,10 @@ control at the left, an untrained reference (pixels) as a horizontal line, one t
 
 import pytest
 
-from dmzbench import board as board_module
-from dmzbench import leaderboard as lb
-from dmzbench.learning_curves import Point, curves
-from dmzbench.records import ResultRecord
+from dmzbench.board import build as board_module
+from dmzbench.board import page as lb
+from dmzbench.board.learning_curves import Point, curves
+from dmzbench.run.records import ResultRecord
 
 
 def _record(results, model, preset, task, metrics, flops=0.0, config=None, seed=0):

@@ -1,25 +1,26 @@
 """The first `dmzbench ls` after an install imports nothing heavy: dmzbench's own entries come from the shipped
-snapshot (dmzbench/listing_snapshot.json), which must describe the current sources."""
+snapshot (dmzbench/cli/listing_snapshot.json), which must describe the current sources."""
 
 import json
 import os
 import subprocess
 import sys
 
-from dmzbench import listing, registry
+from dmzbench import registry
+from dmzbench.cli import listing
 
 
 def test_the_shipped_snapshot_describes_the_current_sources():
     shipped = json.loads(listing.SNAPSHOT.read_text())
     assert shipped["fingerprint"] == listing.builtin_fingerprint(), (
-        "dmzbench/listing_snapshot.json is stale: run python scripts/listing_snapshot.py and commit it")
+        "dmzbench/cli/listing_snapshot.json is stale: run python scripts/listing_snapshot.py and commit it")
     for plural, kind in listing.KINDS.items():
         for row in shipped["described"][plural]:
             assert json.loads(json.dumps(listing.describe(kind, row["name"]), default=str)) == row
 
 
 def test_the_first_ls_in_a_fresh_home_imports_no_torch_and_lists_everything(tmp_path):
-    code = ("import sys, io, contextlib; from dmzbench.cli import main\n"
+    code = ("import sys, io, contextlib; from dmzbench.cli.app import main\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n"
             "    try: main(['ls'])\n"
             "    except SystemExit: pass\n"

@@ -12,7 +12,7 @@ import torch
 
 from dmzbench import registry
 from dmzbench.api import TaskContext
-from dmzbench.runner import run_task
+from dmzbench.run.runner import run_task
 from tests.conftest import tiny_data
 
 UNCERTAINTY_SUFFIXES = ("_std", "_sem")

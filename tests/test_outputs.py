@@ -1,4 +1,4 @@
-"""Issue 25 item 1: every adapter output a task scores is checked once (dmzbench/outputs.py) before it is scored. Each
+"""Issue 25 item 1: every adapter output a task scores is checked once (dmzbench/run/outputs.py) before it is scored. Each
 scored method x each fault, at the command line, through the task that scores it: one ``error:`` line naming the model,
 the method and what was wrong, exit 1, no traceback, no record."""
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from dmzbench.cli import main
-from dmzbench.outputs import OutputError, checked
+from dmzbench.cli.app import main
+from dmzbench.run.outputs import OutputError, checked
 from tests.conftest import write_idx
 from tests.faulty_plugin import FAULTS, FaultyAdapter
 

@@ -6,9 +6,9 @@ import json
 import pytest
 
 from dmzbench import registry, workspace
-from dmzbench.cli import main
+from dmzbench.board.page import write as write_leaderboard
+from dmzbench.cli.app import main
 from dmzbench.errors import UsageError
-from dmzbench.leaderboard import write as write_leaderboard
 from dmzbench.presets import canonical, config_dict, parse_preset, resolve, with_settings
 
 FAMILIES = ["dmz", "dgae", "diffae", "pdae", "sdvae", "ddpm", "pixels"]

@@ -11,10 +11,11 @@ import pytest
 import torch
 
 import dmzbench
-from dmzbench import plan, registry, runner, workspace
+from dmzbench import registry, workspace
 from dmzbench.atomic import save_checkpoint, sha256_file
-from dmzbench.checkpoints import checkpoint_meta
 from dmzbench.errors import DmzbenchError, UsageError
+from dmzbench.run import plan, runner
+from dmzbench.run.checkpoints import checkpoint_meta
 from dmzbench.train import CHECKPOINT_FORMAT, Trainer
 
 from .api_helpers import TinyEncoder, register_tiny
@@ -26,7 +27,7 @@ CPU = torch.device("cpu")
 
 def test_import_is_cheap_and_exports_exactly_the_public_api():
     code = ("import sys, dmzbench; print(sorted(dmzbench.__all__)); "
-            "print([m for m in ('torch', 'pandas', 'dmzbench.runner') if m in sys.modules])")
+            "print([m for m in ('torch', 'pandas', 'dmzbench.run.runner') if m in sys.modules])")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     names, heavy = done.stdout.strip().splitlines()
     assert names == str(sorted(["load", "evaluate", "Model", "records", "leaderboard", "ResultRecord", "ModelAdapter",
@@ -123,7 +124,7 @@ def test_the_command_line_looks_each_name_up_once(tmp_path, monkeypatch, capsys)
     calls = []
     real_get = registry.get
     monkeypatch.setattr(registry, "get", lambda kind, name: calls.append((kind, name)) or real_get(kind, name))
-    from dmzbench.cli import main
+    from dmzbench.cli.app import main
 
     with pytest.raises(SystemExit) as done:
         main(["run", "--model", "pixels", "--task", "probe", "--dataset", dataset, "--results", str(tmp_path), "--json"])
@@ -153,8 +154,8 @@ def test_records_pivot_equals_the_committed_ci_csv():
 
 
 def test_leaderboard_tables_are_the_pages_and_follow_a_filtered_frame():
-    from dmzbench.board import load as load_board
-    from dmzbench.board_text import header
+    from dmzbench.board.build import load as load_board
+    from dmzbench.board.text import header
 
     df = dmzbench.records(CI / "results")
     tables = dmzbench.leaderboard(df)

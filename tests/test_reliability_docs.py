@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from dmzbench import conformance, registry
-from dmzbench.cli import main
+from dmzbench.cli.app import main
 from tests.fault_helpers import TinyDMZ
 
 REPO = Path(__file__).resolve().parent.parent

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dmzbench import budget, locks, suite_run, suites
 from dmzbench.atomic import sha256_file
 from dmzbench.errors import UsageError
+from dmzbench.run import locks
+from dmzbench.suite import budget, catalog as suites, execute as suite_run
 from tests.conftest import write_idx
 
 REPO = Path(__file__).resolve().parent.parent
@@ -113,7 +114,7 @@ class SlowTiny(TinyDMZ):
         inner = stages[0].loss
 
         def loss(x, y, c):  # every training step leaves the trainer's pid behind, and takes a while
-            if x.device.type != "meta":  # not the guard's estimate (dmzbench/guard.py), which counts on the meta device
+            if x.device.type != "meta":  # not the guard's estimate (dmzbench/run/guard.py), which counts on the meta device
                 with open(os.environ["TRAINED_BY"], "a") as f:
                     f.write(f"{os.getpid()}\\n")
                 time.sleep(0.15)

@@ -7,11 +7,12 @@ from dataclasses import replace
 import pytest
 import torch
 
-from dmzbench import registry, runner, workspace
+from dmzbench import registry, workspace
 from dmzbench.atomic import load_checkpoint_file
 from dmzbench.baselines.diffae import SMOKE as DIFFAE_SMOKE
 from dmzbench.baselines.diffae import DiffAE
 from dmzbench.baselines.dmz import DMZ, DMZConfig
+from dmzbench.run import runner
 from dmzbench.snapshots import parent_of, snapshots_of
 from tests.conftest import TinySource
 from tests.fault_helpers import TINY

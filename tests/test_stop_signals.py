@@ -115,7 +115,7 @@ def test_a_second_signal_ends_a_stuck_step_at_once(plugin, tmp_path):
 
 def test_sigterm_stops_the_whole_suite_not_just_its_current_group(tmp_path, monkeypatch, fake_fashion_root, capsys):
     """Was: the signal failed only the current group ("failed: interrupted") and the suite went on with the next."""
-    from dmzbench import runner
+    from dmzbench.run import runner
     from tests.test_cli import cli
 
     monkeypatch.setenv("DMZBENCH_DATA", str(fake_fashion_root))
@@ -136,7 +136,7 @@ def test_sigterm_stops_the_whole_suite_not_just_its_current_group(tmp_path, monk
 
 
 def test_the_suite_runner_lets_an_interruption_through(tmp_path):
-    from dmzbench import budget, suite_run, suites
+    from dmzbench.suite import budget, catalog as suites, execute as suite_run
 
     groups = suites.plan(suites.get("tiny"), ["pixels", "dmz"], ["probe"])
     ran = []

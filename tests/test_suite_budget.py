@@ -1,4 +1,4 @@
-"""Budgeted, resumable suites (dmzbench/suite_run.py, dmzbench/budget.py) and the GPU sprint's wheel check."""
+"""Budgeted, resumable suites (dmzbench/suite/execute.py, dmzbench/suite/budget.py) and the GPU sprint's wheel check."""
 
 import json
 import re
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from dmzbench import budget, suites
 from dmzbench.api import ModelInfo
+from dmzbench.suite import budget, catalog as suites
 from tests.test_cli import cli
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -53,7 +53,7 @@ def test_cpu_suite_runs_dmz_own_protocols_beside_the_suite_options_on_its_curve_
 
 
 def test_a_bridge_transfer_is_priced_with_its_source_domain_model_training(tmp_path, monkeypatch):
-    from dmzbench import suite_run
+    from dmzbench.suite import execute as suite_run
 
     monkeypatch.setenv("DMZBENCH_HOME", str(tmp_path))
     group = next(g for g in suites.plan(suites.get("cpu"), models=["dmz"], tasks=["transfer"]) if g.mode == "")

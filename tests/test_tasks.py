@@ -8,7 +8,7 @@ import torch
 
 from dmzbench import workspace
 from dmzbench.errors import UsageError
-from dmzbench.runner import run_task
+from dmzbench.run.runner import run_task
 
 pytestmark = pytest.mark.fashion_mnist
 CPU = torch.device("cpu")
@@ -68,7 +68,7 @@ def test_a_run_builds_its_model_once_with_the_seeded_initial_weights(tmp_path, m
     from dmzbench.baselines.dmz import DMZ
     from dmzbench import data
     from dmzbench.atomic import load_checkpoint_file
-    from dmzbench.runner import build_seeded
+    from dmzbench.run.runner import build_seeded
 
     built = []
     real_build = DMZ.build

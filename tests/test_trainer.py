@@ -7,7 +7,7 @@ from torch import nn
 from dmzbench.api import TrainStage
 from dmzbench.atomic import load_checkpoint_file
 from dmzbench.errors import DmzbenchError
-from dmzbench.checkpoints import load_checkpoint
+from dmzbench.run.checkpoints import load_checkpoint
 from dmzbench.train import CHECKPOINT_FORMAT, Trainer, summarise
 from tests.conftest import tiny_data
 

@@ -42,7 +42,7 @@ def spec_of(name: str) -> DataSpec:
 
 def load(name: str, root: str | os.PathLike | None = None, source: type | None = None) -> ImageData:
     """Data set ``name`` loaded whole; ``source`` is its registered class when the caller already resolved the name
-    (``dmzbench.plan``), so it is not looked up again."""
+    (``dmzbench.run.plan``), so it is not looked up again."""
     return (source or registry.get("dataset", name))().load(data_root(root))
 
 

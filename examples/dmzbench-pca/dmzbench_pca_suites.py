@@ -1,8 +1,8 @@
 """A suite declared by a third-party package: the plugin's PCA model beside the built-in ``pixels`` reference, on the
 plugin's own ``knn`` task and the built-in ``probe``. ``dmzbench suite pca-knn --out page`` runs it and builds its page;
-only ``dmzbench.suites`` is imported here, so listing the suites stays fast."""
+only ``dmzbench.suite.catalog`` is imported here, so listing the suites stays fast."""
 
-from dmzbench.suites import Suite
+from dmzbench.suite.catalog import Suite
 
 PCA_KNN = Suite(
     "pca-knn",

@@ -1,7 +1,7 @@
 """Run a suite under a time budget, resumably: what is already recorded is not rerun, what cannot fit is not started.
 
 ``dmzbench suite small --budget 360 --results leaderboards/small/results`` walks the suite's run groups in priority
-order (``suites.plan``). For each group it estimates the seconds (``budget.py``: training the model if no finished
+order (``catalog.plan``). For each group it estimates the seconds (``budget.py``: training the model if no finished
 checkpoint exists, plus each missing task run), skips the group if the estimate does not fit in what is left, and
 otherwise runs its missing runs. A run counts as recorded when a record with the same model, preset, task, data set,
 seed and task config exists in the results folder, whatever its file name. The outcome of every group (ran, recorded
@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from dmzbench import budget, data, registry, workspace
+from dmzbench import data, registry, workspace
 from dmzbench.api import can, task_declaration, task_needs
 from dmzbench.config import apply_overrides
 from dmzbench.errors import DmzbenchError, Interrupted, UsageError
-from dmzbench.records import SCHEMA_VERSION
-from dmzbench.suites import PlannedRun, RunGroup
+from dmzbench.run.records import SCHEMA_VERSION
+from dmzbench.suite import budget
+from dmzbench.suite.catalog import PlannedRun, RunGroup
 
 
 def _canonical(config: Any) -> str:

@@ -22,7 +22,7 @@ from dmzbench import workspace
 from dmzbench.api import ImageData, ModelAdapter, to_model_range
 from dmzbench.atomic import damaged, payload_of, sha256_json, write_bytes
 from dmzbench.errors import DmzbenchError
-from dmzbench.outputs import checked
+from dmzbench.run.outputs import checked
 
 ENCODE_VERSION = "v2"  # part of the cache key: bump when what encode_all computes (or how it is stored) changes
 # A cache file is magic + sha256(payload) + payload, like a checkpoint, so a damaged one is found before it is used.
@@ -36,7 +36,7 @@ def no_features(split: str) -> torch.Tensor:
 
 @torch.no_grad()
 def encode_all(adapter: ModelAdapter, images: torch.Tensor, device: torch.device, batch_size: int = 500) -> torch.Tensor:
-    adapter = checked(adapter)  # shape, finiteness (dmzbench.outputs); a no-op on the runner's adapters
+    adapter = checked(adapter)  # shape, finiteness (dmzbench.run.outputs); a no-op on the runner's adapters
     chunks = []
     for i in range(0, len(images), batch_size):
         z = adapter.encode(to_model_range(images[i : i + batch_size]).to(device))

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from dmzbench.api import Metric
 
 if TYPE_CHECKING:  # board imports this module; the types are only named here
-    from dmzbench.board import Cell, Table
+    from dmzbench.board.build import Cell, Table
 
 NEAR_CONTROL = "not above control"
 NEAR_CHANCE = "not above chance"

@@ -1,6 +1,6 @@
 """The ``dmzbench`` command: ls, train, run, suite, leaderboard, check, data get.
 
-It only parses arguments, calls what the Python API calls (``dmzbench.plan`` resolves the names once, ``dmzbench.runner``
+It only parses arguments, calls what the Python API calls (``dmzbench.run.plan`` resolves the names once, ``dmzbench.run.runner``
 runs) and prints. User mistakes end in one line ``error: ...`` and exit code 2 (usage) or 1 (runtime); ``--debug`` shows
 the traceback. Help is plain text (``-h`` or ``--help``) with plain metavars (NAME, N, PATH, KEY=VALUE).
 """
@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dmzbench import __version__, registry
-from dmzbench.cli_args import check_key_value_flags, model_and_task, plain_argument_help
+from dmzbench.cli.args import check_key_value_flags, model_and_task, plain_argument_help
 from dmzbench.errors import DmzbenchError, Interrupted, UsageError
 from dmzbench.stopping import Watch
 
@@ -64,7 +64,7 @@ def ls(
     """List what is registered (through entry points): models with their presets, tasks with their options (-o) and
     metrics, data sets, and the named suites."""
     # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
-    from dmzbench.listing import listing
+    from dmzbench.cli.listing import listing
 
     kinds = ("models", "tasks", "datasets", "suites")
     if what != "all" and what not in kinds:
@@ -111,7 +111,8 @@ def train(
 ) -> None:
     """Train (or resume, or just load) a model and print where its checkpoint is."""
     # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
-    from dmzbench import guard, plan, runner, workspace
+    from dmzbench import workspace
+    from dmzbench.run import guard, plan, runner
     from dmzbench.train import train_summary
 
     _check_seed(seed)
@@ -132,7 +133,7 @@ def train(
 
 @app.command()
 def run(
-    # ``run dmz probe``, the short form of --model/--task (cli_args.model_and_task); the docstring shows it
+    # ``run dmz probe``, the short form of --model/--task (cli/args.model_and_task); the docstring shows it
     names: Annotated[Optional[list[str]], typer.Argument(hidden=True, metavar="MODEL TASK")] = None,
     model: ModelName = None,
     task: TaskName = None,
@@ -159,7 +160,8 @@ def run(
     Model settings: dmzbench run --model dmz --preset smoke -m bits=32 --task probe (preset smoke+bits=32)
     """
     # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
-    from dmzbench import guard, plan, runner, workspace
+    from dmzbench import workspace
+    from dmzbench.run import guard, plan, runner
 
     model, task = model_and_task(names or [], model, task)
     _check_seed(seed)
@@ -173,7 +175,7 @@ def run(
         print(json.dumps(record.to_dict(), indent=2))
     else:
         # here: the end-of-run table reads the task's metric declarations (torch is loaded by now)
-        from dmzbench.run_table import metric_rows, title
+        from dmzbench.cli.run_table import metric_rows, title
 
         print(title(record))
         table = Table()
@@ -185,7 +187,7 @@ def run(
     err.print(f"record written to {results / record.filename()}", highlight=False)
     control = runner.control_record(spec, record)
     if control is not None:
-        from dmzbench.run_table import control_line  # here: as metric_rows above
+        from dmzbench.cli.run_table import control_line  # here: as metric_rows above
 
         err.print(control_line(record, control, spec.task_cls), highlight=False, soft_wrap=True)
 
@@ -209,18 +211,18 @@ def leaderboard(
     """Build the leaderboard (Markdown, CSV, plots, static HTML, claims) from result records, or --check a committed
     one. The title and note come from --suite, else from the suite the records name."""
     # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
-    from dmzbench import leaderboard as lb
+    from dmzbench.board import page as lb
 
     if suite_name is not None:
         # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
-        from dmzbench import suites
+        from dmzbench.suite import catalog as suites
 
         chosen = suites.get(suite_name)
         title, note = suites.page_title(chosen), chosen.note
 
     if as_json:
         # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
-        from dmzbench.board_json import tables_json
+        from dmzbench.board.as_json import tables_json
 
         print(json.dumps(tables_json(lb.load(results)), indent=2))
         return
@@ -229,7 +231,7 @@ def leaderboard(
         out.print(f"{out_dir / 'leaderboard.md'} matches the records in {results}")
         return
     # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
-    from dmzbench.validate import writable_dir
+    from dmzbench.run.validate import writable_dir
 
     writable_dir(out_dir, "--out")
     for path in lb.write(results, out_dir, title, note, claims):
@@ -245,7 +247,8 @@ def _root(version: Annotated[bool, typer.Option("--version", help="Print the ver
 
 def _check_seed(seed: int) -> None:
     # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
-    from dmzbench import validate, workspace
+    from dmzbench import workspace
+    from dmzbench.run import validate
 
     validate.seed(seed)
     validate.writable_dir(workspace.home(), "DMZBENCH_HOME")  # where checkpoints go
@@ -295,7 +298,9 @@ def suite(
     Example (one GPU lend): dmzbench suite small --budget 360 --results leaderboards/small/results
     """
     # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
-    from dmzbench import budget, guard, runner, suite_run, suites, workspace
+    from dmzbench import workspace
+    from dmzbench.run import guard, runner
+    from dmzbench.suite import budget, catalog as suites, execute as suite_run
 
     chosen = suites.get(name)
     limits = guard.policy(max_hours, yes)
@@ -309,7 +314,7 @@ def suite(
     suites.check_options(chosen)
     dev = workspace.resolve_device(device)
     # the device the suite would run on prices it: a CUDA machine the (assumed or measured) H100 profile, a CPU the
-    # measured 2-core profile (dmzbench/profiles/cpu.json)
+    # measured 2-core profile (dmzbench/suite/profiles/cpu.json)
     cost_model = budget.profile(profile or ("h100" if dev.type == "cuda" else "cpu"))
     if share:
         groups = suite_run.shard(groups, *share, cost_model)
@@ -324,7 +329,7 @@ def suite(
         _print_rows(f"suite {name}: plan ({cost_model.source})", rows)
         return
     # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
-    from dmzbench.validate import writable_dir
+    from dmzbench.run.validate import writable_dir
 
     writable_dir(results, "--results")
     if out_dir is not None:  # found now, not after the whole suite ran
@@ -351,7 +356,7 @@ def suite(
                              "device": workspace.device_name(dev), "estimates": cost_model.source, "groups": rows})
     if out_dir is not None:
         # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
-        from dmzbench import leaderboard as lb
+        from dmzbench.board import page as lb
 
         lb.write(results, out_dir, suites.page_title(chosen), chosen.note)
     failed = [o for o in outcomes if o.status == "failed"]
@@ -386,7 +391,7 @@ def check(
     subject = conformance.subject_for(baseline)
     if preset:
         # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
-        from dmzbench.runner import check_preset
+        from dmzbench.run.runner import check_preset
 
         check_preset(baseline, preset)
         subject = conformance.Subject(baseline, preset, subject.spec)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from dmzbench.api import task_declaration
-from dmzbench.records import ResultRecord
+from dmzbench.run.records import ResultRecord
 
 
 def title(record: ResultRecord) -> str:

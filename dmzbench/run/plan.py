@@ -1,6 +1,6 @@
 """Names become objects in one place: the command line's (or the Python API's) model, task and data-set names and
 options are resolved once into a ``RunPlan`` holding the baseline object, the task class, the data-set source and the
-typed task config. Everything below it (``dmzbench.runner``) takes these objects and never looks a name up again.
+typed task config. Everything below it (``dmzbench.run.runner``) takes these objects and never looks a name up again.
 
 A ``ModelSpec`` is what one trained model is keyed on (its checkpoint path and meta); it carries the resolved baseline
 and data-set source along, so obtaining the model does not consult the registry either (a dependency such as PDAE's
@@ -24,7 +24,7 @@ from dmzbench.presets import SEPARATOR, with_settings
 from dmzbench.presets import resolve as resolve_preset
 
 if TYPE_CHECKING:  # guard.py imports the cost model (torch, the API); a plan only carries its policy
-    from dmzbench import guard
+    from dmzbench.run import guard
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ class RunPlan:
     compile: bool = False
     suite: tuple[tuple[str, str], ...] | None = None  # the suite's banner (name, note) as pairs, kept in the record
     in_memory: InMemoryModel | None = None
-    limits: guard.Policy | None = None  # --max-hours / --yes (dmzbench/guard.py); None: $DMZBENCH_MAX_HOURS or 2 h
+    limits: guard.Policy | None = None  # --max-hours / --yes (dmzbench/run/guard.py); None: $DMZBENCH_MAX_HOURS or 2 h
 
     def model_spec(self, mode: str = "") -> ModelSpec:
         return ModelSpec(self.model, self.preset, self.dataset, self.seed, self.device, mode, self.data_root,

@@ -5,11 +5,11 @@
   smoke scale trained encoders barely differ from their ``init`` controls, so it is not a scientific comparison.
 - ``small``: every model at its small preset beside its ``init`` control, sized for one GPU; its records are the
   scientific table (``leaderboards/small/``). It is built one GPU lend at a time: ``dmzbench suite small --budget S``
-  runs, in the order below, only the runs whose record is missing and that fit in S seconds (``dmzbench/suite_run.py``).
+  runs, in the order below, only the runs whose record is missing and that fit in S seconds (``dmzbench/suite/execute.py``).
 - ``tiny``: the ``init`` presets with tiny N, to test the suite machinery on a CPU in seconds.
 
 Each suite declares its ``scale`` (``SCALES``): a claim verdict from records of a pipeline-check suite only is "not
-tested at scale" (``dmzbench/claims.py``), its numbers shown for information.
+tested at scale" (``dmzbench/board/claims.py``), its numbers shown for information.
 
 A suite is data: the models and task names here are the only place the core names built-ins. A plugin package adds
 a suite (naming its own models and tasks, or built-ins) through a ``dmzbench.suites`` entry point. Each task's data set
@@ -182,7 +182,7 @@ def get(name: str) -> Suite:
     found = registry.get("suite", name)
     if not isinstance(found, Suite) or found.name != name:
         raise UsageError(f"suite entry point '{name}' ({registry.source('suite', name)}) must name a "
-                         f"dmzbench.suites.Suite called '{name}'")
+                         f"dmzbench.suite.catalog.Suite called '{name}'")
     return found
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dmzbench.board import Board
+from dmzbench.board.build import Board
 
 
 def _delta(d) -> dict[str, Any] | None:

@@ -1,5 +1,5 @@
 """Result records as pandas DataFrames: ``records`` (tidy: one row per record and metric) and ``leaderboard`` (the
-tables the page shows, built by ``dmzbench.board`` from those rows, so a filtered frame gives a filtered page).
+tables the page shows, built by ``dmzbench.board.build`` from those rows, so a filtered frame gives a filtered page).
 
 A metric's own uncertainty (the key its task declares, e.g. ``accuracy_std``) is the ``uncertainty`` of the metric's row,
 not a row of its own; the direction is the task's declaration (empty for a count or a task that is not installed).
@@ -13,10 +13,10 @@ from typing import Any
 
 import pandas as pd
 
-from dmzbench.board import Run, build_tables, declaration
-from dmzbench.board_text import header
+from dmzbench.board.build import Run, build_tables, declaration
+from dmzbench.board.text import header
 from dmzbench.errors import UsageError
-from dmzbench.records import ResultRecord, config_key, read_record
+from dmzbench.run.records import ResultRecord, config_key, read_record
 
 COLUMNS = ("model", "preset", "task", "dataset", "seed", "config_key", "metric", "value", "uncertainty", "direction",
            "device", "date", "commit", "skipped", "path")

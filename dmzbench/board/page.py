@@ -1,6 +1,6 @@
 """Result records -> leaderboard: Markdown (one table per page section), CSV, plots, a static HTML page, claims.
 
-The tables come from ``dmzbench.board`` (rows, columns, uncertainty, best marks, ranks); this module writes them out.
+The tables come from ``dmzbench.board.build`` (rows, columns, uncertainty, best marks, ranks); this module writes them out.
 ``check`` rebuilds the Markdown (and the claims page) from the records and compares them with a committed page.
 The page's title and note come from ``--suite``, else from the suite recorded in the records, so the banner survives
 any regeneration.
@@ -13,14 +13,13 @@ import io
 import os
 from pathlib import Path
 
-from dmzbench import callable_module
-from dmzbench import claims as claims_module
 from dmzbench.atomic import write_bytes
-from dmzbench.board import Board, Table, load, page_banner
-from dmzbench.board_text import (LEGEND, footer, page_command, provenance, reproduce_lines, row_label, shown_columns,
+from dmzbench.board import claims as claims_module
+from dmzbench.board.build import Board, Table, load, page_banner
+from dmzbench.board.html_page import html_page, plots
+from dmzbench.board.text import (LEGEND, footer, page_command, provenance, reproduce_lines, row_label, shown_columns,
                                  shown_header, shown_text, skip_reasons, table_notes)
 from dmzbench.errors import DmzbenchError
-from dmzbench.leaderboard_html import html_page, plots
 
 
 # --------------------------------------------------------------------------------------------------------- markdown
@@ -145,5 +144,3 @@ def check(results: Path, out: Path, title: str | None = None, preamble: str | No
             raise DmzbenchError(f"{path} no longer matches the records in {results}; regenerate it with "
                                 f"'dmzbench leaderboard --results {results} --out {out}' and commit both")
 
-
-callable_module(__name__)  # ``dmzbench.leaderboard(...)`` is the Python API's ``dmzbench.tables.leaderboard`` (dmzbench/__init__.py)

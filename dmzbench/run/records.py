@@ -14,7 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from dmzbench import __version__, callable_module, registry
+from dmzbench import __version__, registry
 from dmzbench.atomic import sha256_file, sha256_json, write_json
 from dmzbench.errors import DmzbenchError
 
@@ -186,7 +186,7 @@ def library_versions() -> dict[str, str]:
 def git_commit() -> str | None:
     """The commit of the dmzbench checkout in use (else ``$DMZBENCH_COMMIT``, else None); '+dirty' if it has local
     changes."""
-    repo = Path(__file__).resolve().parent.parent
+    repo = Path(__file__).resolve().parents[2]  # dmzbench/run/records.py -> the checkout
     if not (repo / ".git").exists():
         # a copy without .git (the GPU sprint's device copy) is told its commit by the script that carried it
         return os.environ.get("DMZBENCH_COMMIT") or None
@@ -199,5 +199,3 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
 
-
-callable_module(__name__)  # ``dmzbench.records(...)`` is the Python API's ``dmzbench.tables.records`` (dmzbench/__init__.py)

@@ -1,6 +1,6 @@
 """Learning curves: what a family's representation (and generation) is worth against the training compute it saw.
 
-Every record of a trained model states the FLOPs it trained on (``train.flops``, dmzbench/budget.py's count). Where the
+Every record of a trained model states the FLOPs it trained on (``train.flops``, dmzbench/suite/budget.py's count). Where the
 results hold one family at two or more amounts of training compute (the ``cpu`` suite's snapshots,
 dmzbench/snapshots.py), the page draws:
 
@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from dmzbench.board import Board, Run
+from dmzbench.board.build import Board, Run
 
 PROBE = ("probe", "accuracy", "accuracy_std")
 FID_STEPS = (20, 10, 50, 100)  # the T drawn: the first of these the records hold

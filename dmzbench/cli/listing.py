@@ -24,7 +24,8 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from dmzbench import registry, suites
+from dmzbench import registry
+from dmzbench.suite import catalog as suites
 
 KINDS = {"models": "model", "tasks": "task", "datasets": "dataset"}
 SNAPSHOT = Path(__file__).with_name("listing_snapshot.json")
@@ -73,7 +74,7 @@ def _sources(target: str) -> list[Path]:
 
 def fingerprint() -> str:
     h = hashlib.sha256()
-    files: set[Path] = set(Path(__file__).parent.rglob("*.py"))
+    files: set[Path] = set(Path(__file__).parents[1].rglob("*.py"))
     for group in registry.GROUPS.values():
         for ep in sorted(entry_points(group=group), key=lambda e: (e.name, e.value)):
             dist = f"{ep.dist.name}=={ep.dist.version}" if ep.dist is not None else "?"
@@ -95,7 +96,7 @@ def builtin_fingerprint() -> str:
     """sha256 over dmzbench's own entry points and the content of every module of the packages that define them and
     of the core, each named by its module (an editable install keeps the built-in models and tasks outside
     ``dmzbench/``; a wheel keeps them inside: the same sources give the same fingerprint)."""
-    roots: dict[str, Path] = {"dmzbench": Path(__file__).parent}
+    roots: dict[str, Path] = {"dmzbench": Path(__file__).parents[1]}
     eps = _own_entry_points()
     for ep in eps:
         package = ep.value.partition(":")[0].rpartition(".")[0]

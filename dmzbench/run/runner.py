@@ -1,10 +1,10 @@
 """The main job, orchestration only: get a model (train it, resume it, or load its checkpoint), run a task on it, write
 the record.
 
-The pieces it orchestrates live beside it: checkpoint meta and verified loading in ``dmzbench.checkpoints``, the
-on-disk feature cache in ``dmzbench.features``, the record's sections in ``dmzbench.records``, paths and devices in
+The pieces it orchestrates live beside it: checkpoint meta and verified loading in ``dmzbench.run.checkpoints``, the
+on-disk feature cache in ``dmzbench.run.features``, the record's sections in ``dmzbench.run.records``, paths and devices in
 ``dmzbench.workspace``. What one run is (model, preset, task, data set, seed, overrides, device, ...) is one frozen
-``RunPlan`` made by ``dmzbench.plan.resolve`` (the one place names become objects); what one trained model is keyed on
+``RunPlan`` made by ``dmzbench.run.plan.resolve`` (the one place names become objects); what one trained model is keyed on
 is one frozen ``ModelSpec``. Nothing here looks a model, task or data-set name up again, except a model's dependencies
 (other names, e.g. PDAE's ``ddpm``).
 """
@@ -24,22 +24,23 @@ import torch
 from rich.console import Console
 from torch import nn
 
-from dmzbench import data, distributed, guard, locks, preflight, registry, validate, workspace
+from dmzbench import data, distributed, registry, workspace
 from dmzbench.api import (SOURCE_DOMAIN, Baseline, DataSpec, ImageData, ModelAdapter, TaskContext, can,
                           task_declaration, task_needs, validate_task)
 from dmzbench.atomic import sha256_file, save_checkpoint
-from dmzbench.budget import inspect_model_cached
-from dmzbench.checkpoints import checkpoint_meta, has_checkpoint, load_checkpoint
 from dmzbench.errors import DmzbenchError, UsageError
-from dmzbench.features import encode_all, feature_cache, no_features
-from dmzbench.outputs import checked
-from dmzbench.plan import ModelSpec, RunPlan, resolve
 from dmzbench.presets import parse_preset, record_settings
-from dmzbench.progress import phase
 from dmzbench.presets import resolve as resolve_preset
-from dmzbench.records import (ResultRecord, config_key, dataset_section, metric_values, model_section, read_record,
+from dmzbench.progress import phase
+from dmzbench.run import guard, locks, preflight, validate
+from dmzbench.run.checkpoints import checkpoint_meta, has_checkpoint, load_checkpoint
+from dmzbench.run.features import encode_all, feature_cache, no_features
+from dmzbench.run.outputs import checked
+from dmzbench.run.plan import ModelSpec, RunPlan, resolve
+from dmzbench.run.records import (ResultRecord, config_key, dataset_section, metric_values, model_section, read_record,
                               reproduce_command, run_stem, task_section, timings_section)
 from dmzbench.snapshots import SnapshotTarget, snapshots_of
+from dmzbench.suite.budget import inspect_model_cached
 from dmzbench.train import CHECKPOINT_FORMAT, StageSummary, Trainer, train_summary
 
 console = Console(stderr=True)
@@ -108,7 +109,7 @@ def obtain(key: ModelSpec, *, loaded_data: ImageData | None = None, stop_after_t
                             for r, d in deps.items()}
 
     module = untrained if untrained is not None else build_seeded(baseline, preset, spec, seed)
-    # One trainer per model across processes sharing DMZBENCH_HOME (dmzbench/locks.py): a second one waits, then
+    # One trainer per model across processes sharing DMZBENCH_HOME (dmzbench/run/locks.py): a second one waits, then
     # loads what the first trained.
     with contextlib.ExitStack() as held:
         state = load_checkpoint(path, meta) if has_checkpoint(path) else None
@@ -167,7 +168,7 @@ def snapshot_targets(key: ModelSpec, baseline: Baseline, spec: DataSpec, meta: d
 
 
 def training_flops(loaded: LoadedModel, spec: DataSpec) -> float:
-    """The training FLOPs the model saw (dmzbench/budget.py's count: each stage's FLOPs per image x its images; not
+    """The training FLOPs the model saw (dmzbench/suite/budget.py's count: each stage's FLOPs per image x its images; not
     its dependencies', such as PDAE's frozen DPM, which their own records state)."""
     flops, _ = inspect_model_cached(loaded.baseline, loaded.preset, spec)
     per_image = {name: f for name, _, _, f in flops.stages}

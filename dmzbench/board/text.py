@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dmzbench.board import Board, Cell, Row, Table
-from dmzbench.board_marks import NEAR_CHANCE, NEAR_CONTROL, Delta
+from dmzbench.board.build import Board, Cell, Row, Table
+from dmzbench.board.marks import NEAR_CHANCE, NEAR_CONTROL, Delta
 
 SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 UNTESTED = "‡"

@@ -24,11 +24,13 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any, Mapping
 
-from dmzbench import board_marks, registry, snapshots, suites
-from dmzbench.board_marks import Delta
+from dmzbench import registry, snapshots
 from dmzbench.api import Metric, task_declaration
+from dmzbench.board import marks as board_marks
+from dmzbench.board.marks import Delta
 from dmzbench.errors import DmzbenchError, UsageError
-from dmzbench.records import SPEED_ONLY_FIELDS, config_key, read_record
+from dmzbench.run.records import SPEED_ONLY_FIELDS, config_key, read_record
+from dmzbench.suite import catalog as suites
 
 DEFAULT_TITLE = "dmzbench leaderboard"
 CONTROL_PRESET = "init"  # the untrained control every trained family has (README: presets)
@@ -161,7 +163,7 @@ class Cell:
     best: bool = False
     vs_control: Delta | None = None  # set on a trained row whose init control has a value in the same column
     vs_chance: Delta | None = None  # set where the task declares this metric's chance level (``Metric.anchors``)
-    flags: tuple[str, ...] = ()  # why the value does not count (board_marks.py): greyed, never best, not ranked
+    flags: tuple[str, ...] = ()  # why the value does not count (board/marks.py): greyed, never best, not ranked
 
 
 @dataclass
@@ -268,7 +270,7 @@ def better(spec: Metric, a: Cell, b: Cell) -> bool:
 
 
 def counts(cell: Cell) -> bool:
-    """A value that takes part in best marks and ranks: present and not flagged (board_marks.py)."""
+    """A value that takes part in best marks and ranks: present and not flagged (board/marks.py)."""
     return cell.mean is not None and not cell.flags
 
 

@@ -21,10 +21,10 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from dmzbench import suites
-from dmzbench.board import Board, Cell, Run, Table, better
-from dmzbench.board_text import flagged_text
+from dmzbench.board.build import Board, Cell, Run, Table, better
+from dmzbench.board.text import flagged_text
 from dmzbench.errors import DmzbenchError, UsageError
+from dmzbench.suite import catalog as suites
 
 HOLDS, FAILS, TIE, MISSING = "holds", "does not hold", "not distinguishable", "not yet run"
 NOT_AT_SCALE = "not tested at scale"

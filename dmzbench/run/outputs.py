@@ -4,7 +4,7 @@
 ``reconstruct``, ``generate``, ``decode_latent``, ``interpolate``) has its result checked for type, shape, count,
 dtype, finiteness and range, and so that an exception the adapter raises becomes one line naming the model and the
 method. A number computed from NaN samples, out-of-range images or the wrong count is worse than no number: the FID of
-NaN samples is still a float. The runner hands tasks only checked adapters (``dmzbench.runner.obtain``), so a task
+NaN samples is still a float. The runner hands tasks only checked adapters (``dmzbench.run.runner.obtain``), so a task
 never records a number from broken outputs and no task repeats these checks.
 
 Only the methods the adapter really has are wrapped: ``can(adapter, "decode")`` and the adapter protocols'
@@ -69,7 +69,7 @@ def check_features(out: Any, adapter: ModelAdapter, model: str, n: int, method: 
     dim = math.prod(adapter.info.latent_shape)
     if method == "encode" and (not isinstance(out, Tensor) or tuple(out.shape) != (n, dim)):
         got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
-        # the wording of the check the runner makes before any training (dmzbench.preflight)
+        # the wording of the check the runner makes before any training (dmzbench.run.preflight)
         raise OutputError(f"model {model}'s encode returned {got} for {n} images, expected ({n}, {dim}) from its "
                           f"latent_shape; {_fix(model)}")
     if not isinstance(out, Tensor) or out.ndim != 2 or len(out) != n:

@@ -1,6 +1,6 @@
 """The leaderboard's pictures (matplotlib) and its static HTML page (sortable tables in their own scroll boxes, every
 note of the Markdown, cells linked to their records, plots, a captioned gallery; no network). It receives the built
-tables (``dmzbench.board``) and never imports the Markdown renderer back."""
+tables (``dmzbench.board.build``) and never imports the Markdown renderer back."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import re
 import shutil
 from pathlib import Path
 
-from dmzbench import learning_curves
 from dmzbench.atomic import write_bytes
-from dmzbench.board import Board, Table, artifact_caption
-from dmzbench.board_text import (LEGEND, UNTESTED, Shown, cell_text, footer, page_command, provenance, reproduce_lines,
+from dmzbench.board import learning_curves
+from dmzbench.board.build import Board, Table, artifact_caption
+from dmzbench.board.text import (LEGEND, UNTESTED, Shown, cell_text, footer, page_command, provenance, reproduce_lines,
                                  row_label, shown_columns, shown_header, shown_meaning, shown_text, skip_reasons,
                                  table_notes)
 
@@ -259,7 +259,7 @@ def _gallery(board: Board, results: Path, out: Path) -> list[str]:
 
 def _metrics_doc_link(out: Path) -> str | None:
     """docs/metrics.md relative to the page, when the page sits in the dmzbench checkout that has it."""
-    doc = Path(__file__).resolve().parent.parent / "docs" / "metrics.md"
+    doc = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
     root = doc.parent.parent
     if not doc.exists() or not out.resolve().is_relative_to(root):
         return None
