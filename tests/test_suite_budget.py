@@ -176,3 +176,18 @@ def test_sprint_wheel_check_finds_a_requirement_neither_carried_nor_on_the_gpu_m
     assert "beta 1.5 is carried" in " ".join(sprint_wheels.check(tmp_path))
     _wheel(tmp_path, "beta", "2.1", [])
     assert "two wheels of beta" in sprint_wheels.check(tmp_path)[0]
+
+
+def test_a_plan_counts_a_shared_model_once_pdae_ddpm_then_the_ddpm_group(tmp_path, monkeypatch):
+    """PDAE's frozen ddpm is trained in PDAE's group; the ddpm group after it in the same plan trains nothing."""
+    from dmzbench.suite import execute as suite_run
+
+    monkeypatch.setenv("DMZBENCH_HOME", str(tmp_path))
+    groups = [g for g in suites.plan(suites.get("cpu"), models=["pdae", "ddpm"], tasks=["fid"])]
+    assert [g.label for g in groups] == ["pdae/cpu on fashion-mnist", "ddpm/cpu on fashion-mnist"]
+    cpu = budget.PROFILES["cpu"]
+    ddpm_s = budget.training_seconds(suite_run.model_flops("ddpm", "cpu", "fashion-mnist")[0], "ddpm", cpu)
+    alone = [suite_run.estimate(g, {}, cpu) for g in groups]
+    assert alone[1].train_s == pytest.approx(ddpm_s) and alone[0].train_s > ddpm_s
+    rows = suite_run.plan_rows(groups, tmp_path / "results", cpu)
+    assert rows[1]["train_s"] == 0 and rows[0]["train_s"] == round(alone[0].train_s, 1)

@@ -87,20 +87,27 @@ def model_flops(model: str, preset: str, dataset: str) -> tuple[budget.ModelFlop
 
 
 def _untrained_seconds(model: str, preset: str, dataset: str, seed: int, mode: str, device: budget.DeviceProfile,
-                       fresh: bool = False) -> float:
+                       fresh: bool = False, planned: set[tuple] | None = None) -> float:
     """Training seconds still to spend for this model and its dependencies (0 for a finished checkpoint; ``fresh``:
-    as if no checkpoint existed)."""
+    as if no checkpoint existed). ``planned``: the models earlier groups of the same plan train (PDAE's frozen ddpm,
+    then the ddpm group itself), counted once; the models priced here are added to it."""
     baseline = registry.get("model", model)()
-    total = sum(_untrained_seconds(dep, dep_preset, dataset, seed, "", device, fresh)
+    total = sum(_untrained_seconds(dep, dep_preset, dataset, seed, "", device, fresh, planned)
                 for dep, dep_preset in baseline.dependencies(preset).values())
+    key = (model, preset, dataset, seed, mode)
+    if planned is not None and key in planned:
+        return total
     if fresh or not workspace.checkpoint_path(model, preset, dataset, seed, mode).exists():
         total += budget.training_seconds(model_flops(model, preset, dataset)[0], model, device)
+        if planned is not None:
+            planned.add(key)
     return total
 
 
 def estimate(group: RunGroup, recorded: dict[tuple, Any], device: budget.DeviceProfile, fresh: bool = False,
-             ) -> GroupEstimate:
-    """The seconds of a group's runs not in ``recorded`` (``fresh``: as if nothing were trained yet)."""
+             planned: set[tuple] | None = None) -> GroupEstimate:
+    """The seconds of a group's runs not in ``recorded`` (``fresh``: as if nothing were trained yet; ``planned``: the
+    models earlier groups of this plan train, see ``_untrained_seconds``)."""
     missing = [r for r in group.runs if planned_key(r) not in recorded]
     if not missing:
         return GroupEstimate(group, [], 0.0, 0.0)
@@ -116,12 +123,12 @@ def estimate(group: RunGroup, recorded: dict[tuple, Any], device: budget.DeviceP
         cost_of = task_declaration(task_cls, "cost")  # optional: a plugin task may declare none
         cost = cost_of(config, adapter.info, flops.invert_steps_for) if cost_of else budget.UNDECLARED_TASK_COST
         task_s += budget.task_seconds(cost, flops, group.model, device)
-        task_s += sum(_untrained_seconds(group.model, preset, group.dataset, run.seed, mode, device, fresh)
+        task_s += sum(_untrained_seconds(group.model, preset, group.dataset, run.seed, mode, device, fresh, planned)
                       for mode in cost.other_modes)
         able.append(run)
     # a snapshot group's checkpoint is written while the preset it is a snapshot of trains (planned just before it)
-    train_s = (_untrained_seconds(group.model, preset, group.dataset, group.runs[0].seed, group.mode, device, fresh)
-               if able and not group.snapshot_of else 0.0)
+    train_s = (_untrained_seconds(group.model, preset, group.dataset, group.runs[0].seed, group.mode, device, fresh,
+                                  planned) if able and not group.snapshot_of else 0.0)
     return GroupEstimate(group, missing, train_s, task_s + device.group_overhead_s)
 
 
@@ -204,12 +211,15 @@ def plan_rows(groups: list[RunGroup], results: Path, device_profile: budget.Devi
     """The plan without running anything: per group, the estimate, the running total, and whether a budget of
     ``budget_s`` reaches it (groups that do not fit are passed over, as the budgeted run does)."""
     recorded = recorded_runs(results)
-    rows, total = [], 0.0
+    rows, total, planned = [], 0.0, set()
     for i, group in enumerate(groups, 1):
-        est = estimate(group, recorded, device_profile)
+        before = set(planned)
+        est = estimate(group, recorded, device_profile, planned=planned)
         fits = budget_s is None or total + est.seconds <= budget_s
         if est.missing and fits:
             total += est.seconds
+        else:  # a group passed over trains nothing for the groups after it
+            planned = before
         status = ("recorded" if not est.missing else "in budget" if budget_s is not None and fits
                   else "over budget" if budget_s is not None else "to run")
         rows.append({"order": i, "group": group.label, "tasks": ",".join(r.task for r in group.runs),
