@@ -261,7 +261,7 @@ _SMOKE = replace(
     dropout=0.0, steps=90, batch_size=32, lr=1e-3, ema=0.995,
 )
 # The cpu suite's preset (toolkit choice, docs/fidelity.md): the smoke architecture trained for the suite's equal
-# training compute F = 1.2e14 FLOP (dmzbench/suite/budget.py's count; ~17 min on 2 idle cores), constant lr, snapshots at
+# training compute F = 1.2e14 FLOP (dmzbench/budget.py's count; ~17 min on 2 idle cores), constant lr, snapshots at
 # 1/16 .. 1/2 of the steps for the learning curve.
 _CPU = replace(_SMOKE, steps=1744, ema=0.999, snapshots=(109, 218, 436, 872))
 

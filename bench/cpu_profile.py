@@ -1,9 +1,9 @@
 """The measured 2-core CPU profile of the cost model, derived from suites that ran on this machine type.
 
-    python bench/cpu_profile.py leaderboards/ci/results leaderboards/cpu/results   # writes dmzbench/suite/profiles/cpu.json
+    python bench/cpu_profile.py leaderboards/ci/results leaderboards/cpu/results   # writes dmzbench/profiles/cpu.json
 
 Every result record states what it cost: the training seconds and images of each stage (``train.stages``) and the
-task's seconds (``timings.task_s``). With the FLOPs ``dmzbench.suite.budget`` counts for the same model, that gives per
+task's seconds (``timings.task_s``). With the FLOPs ``dmzbench.budget`` counts for the same model, that gives per
 family:
 
 - ``train_tflops``: counted training FLOPs / measured training seconds (the trainer's per-step overhead included);
@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from dmzbench import registry  # noqa: E402
 from dmzbench.api import task_declaration  # noqa: E402
 from dmzbench.atomic import write_json  # noqa: E402
-from dmzbench.suite import budget  # noqa: E402
+from dmzbench import budget  # noqa: E402
 from dmzbench.suite.execute import model_flops  # noqa: E402
 
 

@@ -64,7 +64,8 @@ def timing(results: Path) -> tuple[float, float, int]:
     """(measured seconds of the fully recorded groups' runs, the plan's estimate of the same groups, their runs), with
     the measured CPU profile; run with a DMZBENCH_HOME that holds none of the suite's checkpoints, so every group's
     estimate includes its training, as the plan made before the suite started did."""
-    from dmzbench.suite import budget, catalog as suites, execute as suite_run  # here: the table alone needs no torch
+    from dmzbench import budget
+    from dmzbench.suite import catalog as suites, execute as suite_run  # here: the table alone needs no torch
 
     recorded = suite_run.recorded_runs(results)
     done = [g for g in suites.plan(suites.get("cpu")) if all(suite_run.planned_key(r) in recorded for r in g.runs)]

@@ -12,7 +12,7 @@ batch). Every number goes into a Markdown report with the device and library ver
 ``--sprint`` (the first step of bench/gpu_sprint.sh) measures only what the budgeted suite needs, in under a minute:
 the bf16 matmul rate, and per family at the preset the suite trains (``small``) the trainer's images/s at the preset's
 own batch size and the sampler's image-steps/s at the suite's FID batch, turned into effective TFLOP/s with the FLOPs
-``dmzbench.suite.budget`` counts. ``--json FILE`` writes them for ``dmzbench suite --profile FILE``.
+``dmzbench.budget`` counts. ``--json FILE`` writes them for ``dmzbench suite --profile FILE``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from bench import sample_throughput, train_throughput  # noqa: E402
 from bench.common import FAMILIES, FMNIST, environment, first_stage, markdown, sync  # noqa: E402
 from dmzbench import registry  # noqa: E402
 from dmzbench.atomic import write_bytes, write_json  # noqa: E402
-from dmzbench.suite import budget  # noqa: E402
+from dmzbench import budget  # noqa: E402
 from dmzbench.train import Trainer  # noqa: E402
 
 

@@ -27,7 +27,7 @@ from sklearn.model_selection import KFold
 
 from dmzbench.api import ImageData, Metric, ModelAdapter, ModelInfo, TaskContext
 from dmzbench.errors import UsageError
-from dmzbench.suite.budget import TaskCost
+from dmzbench.budget import TaskCost
 from dmzbench.tasks import dmz_official
 from dmzbench.tasks.linear_fit import linear_fit_context
 from dmzbench.tasks.probe import probe_classifier

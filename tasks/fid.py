@@ -23,7 +23,7 @@ from dmzbench.images import in_batches, save_grid, to_uint8
 from dmzbench.metrics.features import FeatureSpace
 from dmzbench.metrics.frechet import BOOTSTRAP, BOOTSTRAP_MEANING, GaussianStats, bootstrap_std, frechet_distance
 from dmzbench.run.features import reference_features
-from dmzbench.suite.budget import TaskCost
+from dmzbench.budget import TaskCost
 from dmzbench.tasks.common import FeatureSpaceOptions
 
 

@@ -23,7 +23,7 @@ from dmzbench.config import at_most
 from dmzbench.errors import UsageError
 from dmzbench.images import save_grid, to_uint8
 from dmzbench.metrics.image import with_standard_errors
-from dmzbench.suite.budget import TaskCost
+from dmzbench.budget import TaskCost
 from dmzbench.tasks.common import FeatureSpaceOptions
 
 

@@ -29,7 +29,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from dmzbench.api import ImageData, Metric, ModelAdapter, ModelInfo, TaskContext
-from dmzbench.suite.budget import TaskCost
+from dmzbench.budget import TaskCost
 from dmzbench.tasks import dmz_official
 from dmzbench.tasks.linear_fit import linear_fit_context
 

@@ -26,7 +26,7 @@ from dmzbench.errors import UsageError
 from dmzbench.images import save_grid
 from dmzbench.metrics.frechet import BOOTSTRAP_MEANING, GaussianStats, bootstrap_std, frechet_distance
 from dmzbench.metrics.image import mse, ssim, to_unit, with_standard_errors
-from dmzbench.suite.budget import TaskCost
+from dmzbench.budget import TaskCost
 from dmzbench.tasks.bridge import BridgeSettings, codes, fit_bridge
 from dmzbench.tasks.common import FeatureSpaceOptions, map_images
 

@@ -16,7 +16,8 @@ import pytest
 from dmzbench.atomic import sha256_file
 from dmzbench.errors import UsageError
 from dmzbench.run import locks
-from dmzbench.suite import budget, catalog as suites, execute as suite_run
+from dmzbench import budget
+from dmzbench.suite import catalog as suites, execute as suite_run
 from tests.conftest import write_idx
 
 REPO = Path(__file__).resolve().parent.parent

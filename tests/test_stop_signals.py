@@ -136,7 +136,8 @@ def test_sigterm_stops_the_whole_suite_not_just_its_current_group(tmp_path, monk
 
 
 def test_the_suite_runner_lets_an_interruption_through(tmp_path):
-    from dmzbench.suite import budget, catalog as suites, execute as suite_run
+    from dmzbench import budget
+    from dmzbench.suite import catalog as suites, execute as suite_run
 
     groups = suites.plan(suites.get("tiny"), ["pixels", "dmz"], ["probe"])
     ran = []

@@ -1,4 +1,4 @@
-"""Budgeted, resumable suites (dmzbench/suite/execute.py, dmzbench/suite/budget.py) and the GPU sprint's wheel check."""
+"""Budgeted, resumable suites (dmzbench/suite/execute.py, dmzbench/budget.py) and the GPU sprint's wheel check."""
 
 import json
 import re
@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from dmzbench.api import ModelInfo
-from dmzbench.suite import budget, catalog as suites
+from dmzbench import budget
+from dmzbench.suite import catalog as suites
 from tests.test_cli import cli
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))

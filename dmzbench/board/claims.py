@@ -147,7 +147,7 @@ def tested_on(c: Claim) -> str:
 def markdown(claims: list[Claim], board: Board, page_title: str) -> str:
     lines = [f"# Paper claims against the records of: {page_title}\n",
              "Each row is a headline claim of a paper (data: `leaderboards/claims.toml`); its verdict is computed from "
-             "the records of this page with their uncertainty (see `dmzbench/claims.py`): holds / does not hold / not "
+             "the records of this page with their uncertainty (see `dmzbench/board/claims.py`): holds / does not hold / not "
              "distinguishable (inside the combined uncertainty, or no uncertainty estimate on one side) / not yet run. "
              "A verdict is only as strong as the records: a claim tested only by records of a pipeline-check suite "
              "(such as ci) is **not tested at scale**, its numbers shown for information.\n",

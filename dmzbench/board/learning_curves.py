@@ -1,6 +1,6 @@
 """Learning curves: what a family's representation (and generation) is worth against the training compute it saw.
 
-Every record of a trained model states the FLOPs it trained on (``train.flops``, dmzbench/suite/budget.py's count). Where the
+Every record of a trained model states the FLOPs it trained on (``train.flops``, dmzbench/budget.py's count). Where the
 results hold one family at two or more amounts of training compute (the ``cpu`` suite's snapshots,
 dmzbench/snapshots.py), the page draws:
 

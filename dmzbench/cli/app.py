@@ -300,7 +300,8 @@ def suite(
     # here: a command loads only the modules it uses (ls and --help stay fast and torch-free)
     from dmzbench import workspace
     from dmzbench.run import guard, runner
-    from dmzbench.suite import budget, catalog as suites, execute as suite_run
+    from dmzbench import budget
+    from dmzbench.suite import catalog as suites, execute as suite_run
 
     chosen = suites.get(name)
     limits = guard.policy(max_hours, yes)
@@ -314,7 +315,7 @@ def suite(
     suites.check_options(chosen)
     dev = workspace.resolve_device(device)
     # the device the suite would run on prices it: a CUDA machine the (assumed or measured) H100 profile, a CPU the
-    # measured 2-core profile (dmzbench/suite/profiles/cpu.json)
+    # measured 2-core profile (dmzbench/profiles/cpu.json)
     cost_model = budget.profile(profile or ("h100" if dev.type == "cuda" else "cpu"))
     if share:
         groups = suite_run.shard(groups, *share, cost_model)

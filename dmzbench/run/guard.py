@@ -1,6 +1,6 @@
 """A guard before work that cannot finish: estimate a run's time and peak memory on this device before it starts.
 
-The time comes from the cost model (``dmzbench.suite.budget``: FLOPs counted on the meta device x the device profile); the
+The time comes from the cost model (``dmzbench.budget``: FLOPs counted on the meta device x the device profile); the
 training memory from the same weightless model: parameters (4 bytes each), and for each trained parameter its gradient,
 AdamW's two moments and the EMA copy (4 x 4 bytes), plus the activations the loss saves for its backward pass (counted
 per image on the meta device with ``saved_tensors_hooks``) times the batch size. Nothing is built on a real device and
@@ -27,7 +27,7 @@ from rich.console import Console
 from dmzbench import data, registry, workspace
 from dmzbench.api import Baseline, DataSpec, can, task_declaration
 from dmzbench.errors import DmzbenchError, UsageError
-from dmzbench.suite import budget
+from dmzbench import budget
 
 _console = Console(stderr=True)
 DEFAULT_MAX_HOURS = 2.0

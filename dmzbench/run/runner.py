@@ -40,7 +40,7 @@ from dmzbench.run.plan import ModelSpec, RunPlan, resolve
 from dmzbench.run.records import (ResultRecord, config_key, dataset_section, metric_values, model_section, read_record,
                               reproduce_command, run_stem, task_section, timings_section)
 from dmzbench.snapshots import SnapshotTarget, snapshots_of
-from dmzbench.suite.budget import inspect_model_cached
+from dmzbench.budget import inspect_model_cached
 from dmzbench.train import CHECKPOINT_FORMAT, StageSummary, Trainer, train_summary
 
 console = Console(stderr=True)
@@ -168,7 +168,7 @@ def snapshot_targets(key: ModelSpec, baseline: Baseline, spec: DataSpec, meta: d
 
 
 def training_flops(loaded: LoadedModel, spec: DataSpec) -> float:
-    """The training FLOPs the model saw (dmzbench/suite/budget.py's count: each stage's FLOPs per image x its images; not
+    """The training FLOPs the model saw (dmzbench/budget.py's count: each stage's FLOPs per image x its images; not
     its dependencies', such as PDAE's frozen DPM, which their own records state)."""
     flops, _ = inspect_model_cached(loaded.baseline, loaded.preset, spec)
     per_image = {name: f for name, _, _, f in flops.stages}

@@ -22,7 +22,7 @@ from dmzbench.api import can, task_declaration, task_needs
 from dmzbench.config import apply_overrides
 from dmzbench.errors import DmzbenchError, Interrupted, UsageError
 from dmzbench.run.records import SCHEMA_VERSION
-from dmzbench.suite import budget
+from dmzbench import budget
 from dmzbench.suite.catalog import PlannedRun, RunGroup
 
 

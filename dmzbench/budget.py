@@ -162,8 +162,8 @@ def _code_hash(family: type) -> str:
     import inspect  # here: only the cache needs it
 
     h = hashlib.sha256()
-    sources = {Path(inspect.getfile(family))} | set((Path(__file__).parents[1] / "nn").glob("*.py")) \
-        | set((Path(__file__).parents[1] / "diffusion").glob("*.py"))
+    sources = {Path(inspect.getfile(family))} | set((Path(__file__).parent / "nn").glob("*.py")) \
+        | set((Path(__file__).parent / "diffusion").glob("*.py"))
     for path in sorted(sources):
         h.update(path.read_bytes())
     return h.hexdigest()
