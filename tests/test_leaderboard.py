@@ -68,6 +68,19 @@ def test_one_row_per_model_ranked_with_directions_and_controls(results):
     assert page.index("fid_T10") < page.index("fid_T100")  # ordered by T, not as text
 
 
+def test_a_model_with_two_trained_presets_shows_its_control_once_with_its_values(tmp_path):
+    """The cpu suite: dmz/cpu on fashion-mnist and dmz/cpu-aux on shapes share one init row."""
+    r = tmp_path / "r"
+    _record(r, "dmz", "cpu", "probe", {"accuracy": 0.68, "accuracy_std": 0.01})
+    _record(r, "dmz", "cpu-aux", "auroc", {"auroc_mean": 0.80, "auroc_mean_std": 0.01}, dataset="shapes")
+    _record(r, "dmz", "init", "probe", {"accuracy": 0.64, "accuracy_std": 0.01})
+    _record(r, "dmz", "init", "auroc", {"auroc_mean": 0.75, "auroc_mean_std": 0.01}, dataset="shapes")
+    rows = _rows(lb.markdown(lb.load(r)), "Representation")
+    controls = [row for row in rows if row[0] == "ctrl"]
+    assert len(controls) == 1 and "0.64 ± 0.01" in controls[0] and "0.75 ± 0.01" in controls[0]
+    assert [row[2] for row in rows] == ["cpu", "init (control)", "cpu-aux"]
+
+
 def test_a_tie_inside_the_uncertainty_marks_both_leaders(tmp_path):
     r = tmp_path / "r"
     _record(r, "sdvae", "smoke", "probe", {"accuracy": 0.8288, "accuracy_std": 0.014})

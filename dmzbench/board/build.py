@@ -314,9 +314,9 @@ def _rank_rows(table: Table) -> None:
         rows[i].rank = rows[valued[k - 1][0]].rank if tied else str(k + 1)
     controls = [i for i, r in enumerate(rows) if r.control]
     final = []
-    for i in order:
+    for i in order:  # a model's control once, under its first trained row (a model may have two: cpu and cpu-aux)
         final.append(i)
-        final += [c for c in controls if rows[c].model == rows[i].model]
+        final += [c for c in controls if rows[c].model == rows[i].model and c not in final]
     remap = {old: new for new, old in enumerate(final)}
     table.rows = [rows[i] for i in final]
     table.cells = {(remap[i], j): c for (i, j), c in table.cells.items()}

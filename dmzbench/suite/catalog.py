@@ -134,7 +134,9 @@ CPU_NOTE = (
     "(edges2fashion) on cpu-aux models (F/4 on those sets). Inversion for the inferred-x_T reconstructions and the "
     "interpolation endpoints uses 50 DDIM steps for every family, not the official 250/1000 (CPU time). DMZ also runs "
     "its own protocols: the dmz-official probe (on its curve and init) and bridge transfer. FID at T = 10 and 20 only "
-    "(T = 50/100 are last in the issue's priority and did not fit ~3 h of 2 cores). One seed."
+    "(T = 50/100 are last in the issue's priority and did not fit ~3 h of 2 cores). Seed 0, and a second seed (1) of dmz "
+    "and sdvae (the best rival) on the probe curve: their cells are the mean over the two seeds with the std over "
+    "seeds."
 )
 SUITES = {
     # init controls on the representation tasks, as in `small`: an untrained decoder's samples are noise, and those
