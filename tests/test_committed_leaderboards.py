@@ -101,3 +101,17 @@ def test_committed_cpu_page_and_run_list_are_what_its_records_give(capsys, monke
     except SystemExit as exc:
         assert not exc.code
     assert capsys.readouterr().out == (cpu / "runs.md").read_text()
+
+
+def test_the_readme_cpu_tables_are_what_the_committed_records_give():
+    """README's front and leaderboards/cpu/README.md show bench/cpu_table.py's table of the committed cpu records."""
+    import sys
+
+    sys.path.insert(0, str(CI.parent.parent))
+    from bench.common import markdown
+    from bench.cpu_table import _records, compute_rows
+
+    rows = compute_rows(_records(CI.parent / "cpu" / "results"))
+    table = markdown(rows, list(rows[0])).strip()
+    for page in (CI.parent.parent / "README.md", CI.parent / "cpu" / "README.md"):
+        assert table in page.read_text(), f"{page}: the cpu table differs from `python bench/cpu_table.py`"
