@@ -252,15 +252,22 @@ def _cell(runs: list[Run], column: Column) -> Cell:
         skipped = next((r.skipped for r in runs if r.skipped), None)
         return Cell(skipped=skipped, records=tuple(r.path for r in runs))
     values = [float(r.metrics[column.metric]) for r in done]
-    mean = sum(values) / len(values)
-    unc, kind = None, ""
-    if len(values) > 1:
-        unc, kind = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)), "seeds"
-    elif column.spec.uncertainty and column.spec.uncertainty_of(column.metric) in done[0].metrics:
+    own = None
+    if column.spec.uncertainty and column.spec.uncertainty_of(column.metric) in done[0].metrics:
         own = float(done[0].metrics[column.spec.uncertainty_of(column.metric)])
-        if math.isfinite(own):
-            unc, kind = own, "task"
+    mean, unc, kind = over_seeds(values, own)
     return Cell(mean, unc, kind, len(values), None, tuple(r.path for r in done))
+
+
+def over_seeds(values: list[float], own: float | None = None) -> tuple[float, float | None, str]:
+    """(mean, uncertainty, its kind) of one value over seeds: the std over seeds when there are several ("seeds"),
+    else the run's own estimate ``own`` when finite ("task"), else none. The tables and the learning curves share it."""
+    mean = sum(values) / len(values)
+    if len(values) > 1:
+        return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)), "seeds"
+    if own is not None and math.isfinite(own):
+        return mean, own, "task"
+    return mean, None, ""
 
 
 def better(spec: Metric, a: Cell, b: Cell) -> bool:

@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from dmzbench.board.build import Board, Run
+from dmzbench.board.build import Board, Run, over_seeds
 
 PROBE = ("probe", "accuracy", "accuracy_std")
 FID_STEPS = (20, 10, 50, 100)  # the T drawn: the first of these the records hold
@@ -62,7 +62,8 @@ def curves(runs: list[Run], task: str, metric: str, unc: str
     controls: dict[str, tuple[float, float | None]] = {}
     references: dict[str, float] = {}
     for (model, preset), seeds in by_seed.items():
-        value, u = _over_seeds([_value(r, metric, unc) for r in seeds])
+        found = [_value(r, metric, unc) for r in seeds]
+        value, u, _ = over_seeds([v for v, _ in found], found[0][1])
         if training_flops(seeds[0]) > 0:
             points.setdefault(model, []).append(Point(training_flops(seeds[0]), value, u, preset))
         elif preset == "init":
@@ -72,16 +73,6 @@ def curves(runs: list[Run], task: str, metric: str, unc: str
     for model in points:
         points[model].sort(key=lambda p: p.flops)
     return points, {m: c for m, c in controls.items() if m in points}, references
-
-
-def _over_seeds(values: list[tuple[float, float | None]]) -> tuple[float, float | None]:
-    """One point of a curve: a single seed's value and its own uncertainty, or, as the tables do, the mean over seeds
-    with the std over seeds."""
-    if len(values) == 1:
-        return values[0]
-    xs = [v for v, _ in values]
-    mean = sum(xs) / len(xs)
-    return mean, (sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)) ** 0.5
 
 
 def draw(plt, board: Board, out: Path, save) -> list[Path]:
